@@ -1,0 +1,59 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AwsError } from './errors';
+import type { QueryParams } from './protocols';
+import type { AccountState, AwsState, Principal } from './state';
+import { isAllowed } from './state';
+
+/** What a service action handler sees of its request. */
+export interface RequestContext {
+  state: AwsState;
+  /** The account of the caller: where its IAM users, secrets and registries live. */
+  account: AccountState;
+  principal: Principal;
+  region: string;
+  service: string;
+  action: string;
+  requestId: string;
+  /** AWS Query parameters (IAM, STS). Empty for JSON services. */
+  params: QueryParams;
+  /** JSON 1.1 input (Secrets Manager, ECR). Empty for Query services. */
+  input: Record<string, unknown>;
+  /** Emulated-clock epoch ms. */
+  now: number;
+  /** Throws AccessDenied in the protocol's shape when the caller may not act on `resource`. */
+  authorize(action: string, resource: string): void;
+  /** Lets a handler run work after it has answered (RotateSecret invokes its function asynchronously). */
+  defer(task: () => Promise<void>): void;
+}
+
+export type ActionHandler = (ctx: RequestContext) => unknown;
+
+export interface ServiceModule {
+  /** The SigV4 signing name (credential scope service). */
+  signingName: string;
+  protocol: 'query' | 'json';
+  /** JSON services: the X-Amz-Target prefix before the dot. */
+  targetPrefix?: string;
+  actions: Record<string, ActionHandler>;
+}
+
+/** A plain (non-AWS-API) HTTP route served by the emulator, such as the ECR registry's `/v2/`. */
+export type RawRoute = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  state: AwsState,
+) => boolean | Promise<boolean>;
+
+export function accessDenied(protocol: 'query' | 'json', principal: Principal, action: string, resource: string) {
+  const msg = `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resource}`;
+  return protocol === 'query'
+    ? new AwsError('AccessDenied', msg, 403)
+    : new AwsError('AccessDeniedException', msg, 400);
+}
+
+export function makeAuthorize(protocol: 'query' | 'json', principal: Principal) {
+  return (action: string, resource: string): void => {
+    if (!isAllowed(principal.permissions, action, resource)) throw accessDenied(protocol, principal, action, resource);
+  };
+}

@@ -1,0 +1,270 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleAdmin } from './admin';
+import { accessDenied, makeAuthorize, type RequestContext, type ServiceModule } from './context';
+import { AwsError } from './errors';
+import {
+  parseForm,
+  sendJsonError,
+  sendJsonResult,
+  sendQueryError,
+  sendQueryResult,
+  type QueryParams,
+} from './protocols';
+import { SERVICES, RAW_ROUTES } from './services';
+import { parseAmzDate, parseAuthorization, signatureMatches } from './sigv4';
+import { AwsState, isAllowed, matchesPattern, type AwsStateOptions, type Principal } from './state';
+
+export interface AwsEmulatorOptions extends AwsStateOptions {
+  port?: number;
+  host?: string;
+}
+
+export interface AwsEmulator {
+  /** `http://127.0.0.1:PORT`: the single endpoint for every service (`AWS_ENDPOINT_URL`). */
+  url: string;
+  state: AwsState;
+  /** Credentials of the seeded administrator (full permissions, no propagation delay). */
+  admin: { accessKeyId: string; secretAccessKey: string; userName: string; accountId: string };
+  close(): Promise<void>;
+}
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const STS_ACTIONS = new Set(['GetCallerIdentity', 'AssumeRole', 'GetSessionToken', 'GetAccessKeyInfo']);
+
+function findService(
+  req: IncomingMessage,
+  scopeService: string | undefined,
+  params: QueryParams,
+): ServiceModule | undefined {
+  if (scopeService) return SERVICES.find((s) => s.signingName === scopeService);
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string') return SERVICES.find((s) => s.targetPrefix && target.startsWith(`${s.targetPrefix}.`));
+  const action = params['Action'];
+  if (action) return SERVICES.find((s) => s.signingName === (STS_ACTIONS.has(action) ? 'sts' : 'iam'));
+  return undefined;
+}
+
+function sendError(res: ServerResponse, svc: ServiceModule | undefined, err: AwsError, requestId: string): void {
+  if (svc?.protocol === 'json') sendJsonError(res, err, requestId);
+  else sendQueryError(res, svc?.signingName ?? 'iam', err, requestId);
+}
+
+/** Translates generic codes to each protocol's spelling (Throttling vs ThrottlingException, ...). */
+function protocolError(protocol: 'query' | 'json', code: string, message?: string, status?: number): AwsError {
+  const table: Record<string, { query: [string, number, string]; json: [string, number, string] }> = {
+    Throttling: {
+      query: ['Throttling', 400, 'Rate exceeded'],
+      json: ['ThrottlingException', 400, 'Rate exceeded'],
+    },
+    InvalidClientTokenId: {
+      query: ['InvalidClientTokenId', 403, 'The security token included in the request is invalid.'],
+      json: ['UnrecognizedClientException', 400, 'The security token included in the request is invalid.'],
+    },
+    SignatureDoesNotMatch: {
+      query: [
+        'SignatureDoesNotMatch',
+        403,
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+      ],
+      json: [
+        'InvalidSignatureException',
+        400,
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+      ],
+    },
+    MissingAuthenticationToken: {
+      query: ['MissingAuthenticationToken', 403, 'Request is missing Authentication Token'],
+      json: ['MissingAuthenticationTokenException', 400, 'Missing Authentication Token'],
+    },
+    ExpiredToken: {
+      query: ['ExpiredToken', 403, 'The security token included in the request is expired'],
+      json: ['ExpiredTokenException', 400, 'The security token included in the request is expired'],
+    },
+    InternalFailure: {
+      query: ['InternalFailure', 500, 'We encountered an internal error. Please try again.'],
+      json: ['InternalFailure', 500, 'We encountered an internal error. Please try again.'],
+    },
+  };
+  const entry = table[code]?.[protocol];
+  if (entry) return new AwsError(entry[0], message ?? entry[2], status ?? entry[1], entry[1] >= 500 ? 'Receiver' : 'Sender');
+  const st = status ?? 400;
+  return new AwsError(code, message ?? code, st, st >= 500 ? 'Receiver' : 'Sender');
+}
+
+/** Verifies SigV4 and resolves the caller, exactly as far as AWS would tell a client why it failed. */
+function authenticate(
+  state: AwsState,
+  req: IncomingMessage,
+  body: Buffer,
+  svc: ServiceModule,
+): { principal: Principal; region: string } {
+  const auth = parseAuthorization(req.headers.authorization);
+  if (!auth) throw protocolError(svc.protocol, 'MissingAuthenticationToken');
+  const amzDate = parseAmzDate(req.headers['x-amz-date'] as string | undefined);
+  const now = state.now();
+  let principal: Principal;
+  let secret: string;
+  const key = state.accessKeys.get(auth.accessKeyId);
+  if (key) {
+    if (key.status !== 'Active' || now < key.usableFrom) throw protocolError(svc.protocol, 'InvalidClientTokenId');
+    const acct = state.account(key.accountId);
+    const user = acct.users.get(key.userName);
+    if (!user) throw protocolError(svc.protocol, 'InvalidClientTokenId');
+    secret = key.secretAccessKey;
+    principal = {
+      kind: 'user',
+      arn: user.arn,
+      userId: user.userId,
+      accountId: user.accountId,
+      accessKeyId: key.accessKeyId,
+      ...(user.permissions ? { permissions: user.permissions } : {}),
+    };
+  } else {
+    const session = state.sessions.get(auth.accessKeyId);
+    if (!session || req.headers['x-amz-security-token'] !== session.sessionToken)
+      throw protocolError(svc.protocol, 'InvalidClientTokenId');
+    if (now >= session.expiration) throw protocolError(svc.protocol, 'ExpiredToken');
+    const role = [...state.account(session.accountId).roles.values()].find((r) => r.arn === session.roleArn);
+    if (!role) throw protocolError(svc.protocol, 'InvalidClientTokenId');
+    secret = session.secretAccessKey;
+    principal = {
+      kind: 'assumed-role',
+      arn: session.assumedRoleArn,
+      userId: session.assumedRoleId,
+      accountId: session.accountId,
+      accessKeyId: session.accessKeyId,
+      ...(role.permissions ? { permissions: role.permissions } : {}),
+    };
+  }
+  if (!signatureMatches({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, auth, secret))
+    throw protocolError(svc.protocol, 'SignatureDoesNotMatch');
+  // Skew is judged against the real clock: the emulated clock moves key ages, not the client's signing time.
+  if (!Number.isFinite(amzDate) || Math.abs(Date.now() - amzDate) > MAX_SKEW_MS)
+    throw protocolError(svc.protocol, 'SignatureDoesNotMatch', 'Signature expired: request time is too skewed.');
+  if (key) key.lastUsed = { date: now, serviceName: svc.signingName, region: auth.region };
+  return { principal, region: auth.region };
+}
+
+async function applyFaults(state: AwsState, svc: ServiceModule, action: string): Promise<void> {
+  const name = `${svc.signingName}:${action}`;
+  const fault = state.faults.find((f) => f.remaining > 0 && matchesPattern(f.action, name, true));
+  if (!fault) return;
+  fault.remaining -= 1;
+  state.faults = state.faults.filter((f) => f.remaining > 0);
+  if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+  if (fault.error) throw protocolError(svc.protocol, fault.error.code, fault.error.message, fault.error.status);
+}
+
+async function handleApi(state: AwsState, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  const requestId = state.newRequestId();
+  const auth = parseAuthorization(req.headers.authorization);
+  const contentType = String(req.headers['content-type'] ?? '');
+  const params = contentType.includes('x-www-form-urlencoded') ? parseForm(body.toString('utf8')) : {};
+  const svc = findService(req, auth?.service, params);
+  if (!svc) {
+    sendQueryError(res, 'iam', new AwsError('UnknownService', 'No such service', 400), requestId);
+    return;
+  }
+  let action = '';
+  let input: Record<string, unknown> = {};
+  const deferred: (() => Promise<void>)[] = [];
+  try {
+    if (svc.protocol === 'json') {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      action = target.slice(target.indexOf('.') + 1);
+      try {
+        input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
+      } catch {
+        throw new AwsError('SerializationException', 'Request body is not valid JSON', 400);
+      }
+    } else {
+      action = params['Action'] ?? '';
+    }
+    const handler = svc.actions[action];
+    if (!handler)
+      throw svc.protocol === 'json'
+        ? new AwsError('UnknownOperationException', `Unknown operation ${action}`, 400)
+        : new AwsError('InvalidAction', `Could not find operation ${action}`, 400);
+    const { principal, region } = authenticate(state, req, body, svc);
+    const fullAction = `${svc.signingName}:${action}`;
+    if (fullAction !== 'sts:GetCallerIdentity' && !isAllowed(principal.permissions, fullAction))
+      throw accessDenied(svc.protocol, principal, fullAction, '*');
+    await applyFaults(state, svc, action);
+    const ctx: RequestContext = {
+      state,
+      account: state.account(principal.accountId),
+      principal,
+      region,
+      service: svc.signingName,
+      action,
+      requestId,
+      params,
+      input,
+      now: state.now(),
+      authorize: makeAuthorize(svc.protocol, principal),
+      defer: (task) => deferred.push(task),
+    };
+    const result = await handler(ctx);
+    state.callLog.push({ at: ctx.now, service: svc.signingName, action, principal: principal.arn });
+    if (svc.protocol === 'json') sendJsonResult(res, result, requestId);
+    else sendQueryResult(res, svc.signingName, action, result as Record<string, unknown> | undefined, requestId);
+  } catch (err) {
+    const awsErr =
+      err instanceof AwsError
+        ? err
+        : protocolError(svc.protocol, 'InternalFailure', err instanceof Error ? err.message : String(err));
+    state.callLog.push({ at: state.now(), service: svc.signingName, action, error: awsErr.code });
+    sendError(res, svc, awsErr, requestId);
+  }
+  for (const task of deferred) setImmediate(() => void task().catch(() => undefined));
+}
+
+/** Starts the AWS emulator on 127.0.0.1 (a free port unless one is given). */
+export async function startAwsEmulator(opts: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
+  const state = new AwsState(opts);
+  const adminUser = state.createUser(state.defaultAccountId, 'localcloud-admin');
+  const adminKey = state.createAccessKey(adminUser, { established: true });
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const url = req.url ?? '/';
+      if (url.startsWith('/_localcloud/')) return handleAdmin(state, req, res, body);
+      for (const route of RAW_ROUTES) if (await route(req, res, body, state)) return;
+      return handleApi(state, req, res, body);
+    })().catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`emulator error: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    admin: {
+      accessKeyId: adminKey.accessKeyId,
+      secretAccessKey: adminKey.secretAccessKey,
+      userName: adminUser.userName,
+      accountId: adminUser.accountId,
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,302 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/** A permission statement, evaluated the IAM way: an explicit Deny wins, else some Allow must match. */
+export interface Statement {
+  effect: 'Allow' | 'Deny';
+  /** `service:Action`, `*` wildcards allowed, case-insensitive (e.g. `ecr:GetAuthorizationToken`, `iam:*`). */
+  actions: string[];
+  /** ARN patterns with `*` wildcards; omitted means every resource. */
+  resources?: string[];
+}
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface AccessKeyRecord {
+  accessKeyId: string;
+  secretAccessKey: string;
+  userName: string;
+  accountId: string;
+  status: 'Active' | 'Inactive';
+  /** Emulated-clock epoch ms. */
+  createDate: number;
+  /** The key authenticates only from this emulated-clock time on (IAM propagation). */
+  usableFrom: number;
+  lastUsed?: { date: number; serviceName: string; region: string };
+}
+
+export interface UserRecord {
+  userName: string;
+  userId: string;
+  path: string;
+  arn: string;
+  accountId: string;
+  createDate: number;
+  passwordLastUsed?: number;
+  tags: Tag[];
+  /** Undefined: every action is allowed (an administrator). */
+  permissions?: Statement[];
+}
+
+export interface RoleRecord {
+  roleName: string;
+  roleId: string;
+  path: string;
+  arn: string;
+  accountId: string;
+  createDate: number;
+  /** Principal ARNs (users or account roots `arn:aws:iam::ACCOUNT:root`) that may assume the role; undefined = anyone. */
+  trustedPrincipals?: string[];
+  permissions?: Statement[];
+}
+
+export interface SessionRecord {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  roleArn: string;
+  assumedRoleArn: string;
+  assumedRoleId: string;
+  sessionName: string;
+  accountId: string;
+  expiration: number;
+}
+
+export interface SecretVersionRecord {
+  versionId: string;
+  secretString?: string;
+  secretBinary?: Buffer;
+  createdDate: number;
+  stages: string[];
+}
+
+export interface SecretRecord {
+  arn: string;
+  name: string;
+  accountId: string;
+  description?: string;
+  kmsKeyId?: string;
+  createdDate: number;
+  lastChangedDate?: number;
+  lastAccessedDate?: number;
+  lastRotatedDate?: number;
+  nextRotationDate?: number;
+  deletedDate?: number;
+  rotationEnabled: boolean;
+  rotationLambdaArn?: string;
+  rotationRules?: { AutomaticallyAfterDays?: number; Duration?: string; ScheduleExpression?: string };
+  tags: Tag[];
+  versions: Map<string, SecretVersionRecord>;
+}
+
+export interface AccountState {
+  accountId: string;
+  users: Map<string, UserRecord>;
+  roles: Map<string, RoleRecord>;
+  secrets: Map<string, SecretRecord>;
+  credentialReport?: { generatedAt: number; csv: string };
+}
+
+export interface EcrTokenRecord {
+  password: string;
+  principalArn: string;
+  accountId: string;
+  region: string;
+  expiresAt: number;
+}
+
+/** The authenticated caller of a request. */
+export interface Principal {
+  kind: 'user' | 'assumed-role';
+  arn: string;
+  /** UserId for users, `ROLEID:session` for assumed roles. */
+  userId: string;
+  accountId: string;
+  accessKeyId: string;
+  permissions?: Statement[];
+}
+
+export interface Fault {
+  id: string;
+  /** `service:Action` pattern, `*` wildcards allowed (e.g. `iam:CreateAccessKey`, `secretsmanager:*`). */
+  action: string;
+  /** How many matching calls it affects; decremented on each. */
+  remaining: number;
+  /** Error to answer with; `Throttling` is translated per protocol. */
+  error?: { code: string; message?: string; status?: number };
+  latencyMs?: number;
+}
+
+export interface RotationRun {
+  secretId: string;
+  token: string;
+  lambdaArn: string;
+  status: 'running' | 'succeeded' | 'failed';
+  steps: { step: string; ok: boolean; error?: string }[];
+  startedAt: number;
+  finishedAt?: number;
+}
+
+/** The event Secrets Manager sends a rotation Lambda. */
+export interface RotationEvent {
+  Step: 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
+  SecretId: string;
+  ClientRequestToken: string;
+  RotationToken?: string;
+}
+
+/** A registered stand-in for a rotation Lambda, keyed by its function ARN. */
+export type RotationFunction = (event: RotationEvent) => Promise<unknown>;
+
+const ALNUM_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+export function randomId(prefix: string, length: number): string {
+  const bytes = randomBytes(length);
+  let s = prefix;
+  for (let i = 0; i < length; i++) s += ALNUM_UPPER[bytes[i]! % ALNUM_UPPER.length];
+  return s;
+}
+
+export const randomSecret = (): string => randomBytes(30).toString('base64').replace(/[+]/g, 'x').slice(0, 40);
+
+export function matchesPattern(pattern: string, value: string, caseInsensitive = false): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    caseInsensitive ? 'i' : '',
+  );
+  return re.test(value);
+}
+
+/** IAM-style evaluation. Undefined permissions mean an administrator. */
+export function isAllowed(permissions: Statement[] | undefined, action: string, resource = '*'): boolean {
+  if (!permissions) return true;
+  const applies = (s: Statement) =>
+    s.actions.some((a) => matchesPattern(a, action, true)) &&
+    (s.resources === undefined || resource === '*' || s.resources.some((r) => matchesPattern(r, resource)));
+  if (permissions.some((s) => s.effect === 'Deny' && applies(s) && (s.resources === undefined || resource !== '*')))
+    return false;
+  return permissions.some((s) => s.effect === 'Allow' && applies(s));
+}
+
+export interface AwsStateOptions {
+  accountId?: string;
+  region?: string;
+  propagationDelayMs?: number;
+}
+
+/** All emulated AWS state. Times are emulated-clock epoch ms (`now()`), which tests can move forward. */
+export class AwsState {
+  readonly defaultAccountId: string;
+  readonly defaultRegion: string;
+  propagationDelayMs: number;
+  clockOffsetMs = 0;
+  readonly accounts = new Map<string, AccountState>();
+  readonly accessKeys = new Map<string, AccessKeyRecord>();
+  readonly sessions = new Map<string, SessionRecord>();
+  readonly ecrTokens = new Map<string, EcrTokenRecord>();
+  faults: Fault[] = [];
+  readonly rotations: RotationRun[] = [];
+  readonly rotationFunctions = new Map<string, RotationFunction>();
+  readonly callLog: { at: number; service: string; action: string; principal?: string; error?: string }[] = [];
+
+  constructor(opts: AwsStateOptions = {}) {
+    this.defaultAccountId = opts.accountId ?? '111122223333';
+    this.defaultRegion = opts.region ?? 'us-east-1';
+    this.propagationDelayMs = opts.propagationDelayMs ?? 0;
+    this.account(this.defaultAccountId);
+  }
+
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  account(accountId: string): AccountState {
+    let acct = this.accounts.get(accountId);
+    if (!acct) {
+      acct = { accountId, users: new Map(), roles: new Map(), secrets: new Map() };
+      this.accounts.set(accountId, acct);
+    }
+    return acct;
+  }
+
+  createUser(
+    accountId: string,
+    userName: string,
+    opts: { path?: string; tags?: Tag[]; permissions?: Statement[]; createDate?: number } = {},
+  ): UserRecord {
+    const acct = this.account(accountId);
+    const path = opts.path ?? '/';
+    const user: UserRecord = {
+      userName,
+      userId: randomId('AIDA', 17),
+      path,
+      arn: `arn:aws:iam::${accountId}:user${path}${userName}`,
+      accountId,
+      createDate: opts.createDate ?? this.now(),
+      tags: opts.tags ?? [],
+      ...(opts.permissions ? { permissions: opts.permissions } : {}),
+    };
+    acct.users.set(userName, user);
+    return user;
+  }
+
+  createAccessKey(
+    user: UserRecord,
+    opts: {
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      status?: 'Active' | 'Inactive';
+      createDate?: number;
+      /** Skip the propagation delay (seeded keys are long established). */
+      established?: boolean;
+    } = {},
+  ): AccessKeyRecord {
+    const createDate = opts.createDate ?? this.now();
+    const key: AccessKeyRecord = {
+      accessKeyId: opts.accessKeyId ?? randomId('AKIA', 16),
+      secretAccessKey: opts.secretAccessKey ?? randomSecret(),
+      userName: user.userName,
+      accountId: user.accountId,
+      status: opts.status ?? 'Active',
+      createDate,
+      usableFrom: opts.established ? createDate : this.now() + this.propagationDelayMs,
+    };
+    this.accessKeys.set(key.accessKeyId, key);
+    return key;
+  }
+
+  keysOf(accountId: string, userName: string): AccessKeyRecord[] {
+    return [...this.accessKeys.values()]
+      .filter((k) => k.accountId === accountId && k.userName === userName)
+      .sort((a, b) => a.createDate - b.createDate);
+  }
+
+  createRole(
+    accountId: string,
+    roleName: string,
+    opts: { path?: string; trustedPrincipals?: string[]; permissions?: Statement[] } = {},
+  ): RoleRecord {
+    const path = opts.path ?? '/';
+    const role: RoleRecord = {
+      roleName,
+      roleId: randomId('AROA', 17),
+      path,
+      arn: `arn:aws:iam::${accountId}:role${path}${roleName}`,
+      accountId,
+      createDate: this.now(),
+      ...(opts.trustedPrincipals ? { trustedPrincipals: opts.trustedPrincipals } : {}),
+      ...(opts.permissions ? { permissions: opts.permissions } : {}),
+    };
+    this.account(accountId).roles.set(roleName, role);
+    return role;
+  }
+
+  newRequestId(): string {
+    return randomUUID();
+  }
+}
