@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AwsState, RotationEvent, Statement } from './state';
+import { createSecretRecord } from './secretsmanager';
+import type { AwsState, RotationEvent } from './state';
 
 const DAY = 86_400_000;
 
@@ -12,7 +13,10 @@ const statementSchema = z.object({
 });
 
 const keySeedSchema = z.object({
-  accessKeyId: z.string().regex(/^AKIA[A-Z0-9]{12,124}$/).optional(),
+  accessKeyId: z
+    .string()
+    .regex(/^AKIA[A-Z0-9]{12,124}$/)
+    .optional(),
   secretAccessKey: z.string().min(16).optional(),
   status: z.enum(['Active', 'Inactive']).default('Active'),
   /** Age of the key in days on the emulated clock (backdates CreateDate). */
@@ -28,7 +32,10 @@ const seedSchema = z.object({
     .array(
       z.object({
         userName: z.string().min(1),
-        accountId: z.string().regex(/^\d{12}$/).optional(),
+        accountId: z
+          .string()
+          .regex(/^\d{12}$/)
+          .optional(),
         path: z.string().startsWith('/').endsWith('/').optional(),
         tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
         permissions: z.array(statementSchema).optional(),
@@ -41,10 +48,29 @@ const seedSchema = z.object({
     .array(
       z.object({
         roleName: z.string().min(1),
-        accountId: z.string().regex(/^\d{12}$/).optional(),
+        accountId: z
+          .string()
+          .regex(/^\d{12}$/)
+          .optional(),
         path: z.string().optional(),
         trustedPrincipals: z.array(z.string()).optional(),
         permissions: z.array(statementSchema).optional(),
+      }),
+    )
+    .default([]),
+  secrets: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/),
+        accountId: z
+          .string()
+          .regex(/^\d{12}$/)
+          .optional(),
+        region: z.string().optional(),
+        description: z.string().optional(),
+        /** The initial AWSCURRENT value. */
+        secretString: z.string(),
+        tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
       }),
     )
     .default([]),
@@ -186,7 +212,7 @@ export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerRe
         const user = state.createUser(accountId, u.userName, {
           ...(u.path ? { path: u.path } : {}),
           ...(u.tags ? { tags: u.tags } : {}),
-          ...(u.permissions ? { permissions: u.permissions as Statement[] } : {}),
+          ...(u.permissions ? { permissions: u.permissions } : {}),
           createDate: now - (u.ageDays ?? Math.max(0, ...u.keys.map((k) => k.ageDays ?? 0))) * DAY,
         });
         const keys = u.keys.map((k) => {
@@ -216,11 +242,24 @@ export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerRe
         const role = state.createRole(r.accountId ?? state.defaultAccountId, r.roleName, {
           ...(r.path ? { path: r.path } : {}),
           ...(r.trustedPrincipals ? { trustedPrincipals: r.trustedPrincipals } : {}),
-          ...(r.permissions ? { permissions: r.permissions as Statement[] } : {}),
+          ...(r.permissions ? { permissions: r.permissions } : {}),
         });
         return { roleName: role.roleName, arn: role.arn };
       });
-      return send(res, 200, { users, roles });
+      const secrets = s.secrets.map((x) => {
+        const accountId = x.accountId ?? state.defaultAccountId;
+        state.account(accountId).secrets.delete(x.name);
+        const secret = createSecretRecord(state, {
+          accountId,
+          region: x.region ?? state.defaultRegion,
+          name: x.name,
+          description: x.description,
+          tags: x.tags ?? [],
+          value: { secretString: x.secretString },
+        });
+        return { name: secret.name, arn: secret.arn, versionId: [...secret.versions.keys()][0] };
+      });
+      return send(res, 200, { users, roles, secrets });
     }
     default:
       return send(res, 404, { error: `no admin route ${route}` });

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './errors';
 import type { QueryParams } from './protocols';
 import type { AccountState, AwsState, Principal } from './state';
@@ -14,6 +14,7 @@ export interface RequestContext {
   service: string;
   action: string;
   requestId: string;
+  headers: IncomingHttpHeaders;
   /** AWS Query parameters (IAM, STS). Empty for JSON services. */
   params: QueryParams;
   /** JSON 1.1 input (Secrets Manager, ECR). Empty for Query services. */
@@ -45,7 +46,12 @@ export type RawRoute = (
   state: AwsState,
 ) => boolean | Promise<boolean>;
 
-export function accessDenied(protocol: 'query' | 'json', principal: Principal, action: string, resource: string) {
+export function accessDenied(
+  protocol: 'query' | 'json',
+  principal: Principal,
+  action: string,
+  resource: string,
+) {
   const msg = `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resource}`;
   return protocol === 'query'
     ? new AwsError('AccessDenied', msg, 403)
@@ -54,6 +60,7 @@ export function accessDenied(protocol: 'query' | 'json', principal: Principal, a
 
 export function makeAuthorize(protocol: 'query' | 'json', principal: Principal) {
   return (action: string, resource: string): void => {
-    if (!isAllowed(principal.permissions, action, resource)) throw accessDenied(protocol, principal, action, resource);
+    if (!isAllowed(principal.permissions, action, resource))
+      throw accessDenied(protocol, principal, action, resource);
   };
 }

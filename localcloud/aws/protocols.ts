@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AwsError } from './errors';
+import type { AwsError } from './errors';
 
 /** Flat form parameters of an AWS Query request (`Action=...&Tags.member.1.Key=...`). */
 export type QueryParams = Record<string, string>;
@@ -13,7 +13,8 @@ export function parseForm(body: string): QueryParams {
 /** Reads `Prefix.member.N[.Field]` lists of an AWS Query request. */
 export function queryList(params: QueryParams, prefix: string): string[] {
   const out: string[] = [];
-  for (let i = 1; params[`${prefix}.member.${i}`] !== undefined; i++) out.push(params[`${prefix}.member.${i}`]!);
+  for (let i = 1; params[`${prefix}.member.${i}`] !== undefined; i++)
+    out.push(params[`${prefix}.member.${i}`]!);
   return out;
 }
 
@@ -45,7 +46,7 @@ export function toXml(value: unknown): string {
       .map(([k, v]) => `<${k}>${toXml(v)}</${k}>`)
       .join('');
   }
-  return escapeXml(String(value));
+  return escapeXml(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
 export const XMLNS: Record<string, string> = {

@@ -49,19 +49,30 @@ function findService(
 ): ServiceModule | undefined {
   if (scopeService) return SERVICES.find((s) => s.signingName === scopeService);
   const target = req.headers['x-amz-target'];
-  if (typeof target === 'string') return SERVICES.find((s) => s.targetPrefix && target.startsWith(`${s.targetPrefix}.`));
+  if (typeof target === 'string')
+    return SERVICES.find((s) => s.targetPrefix && target.startsWith(`${s.targetPrefix}.`));
   const action = params['Action'];
   if (action) return SERVICES.find((s) => s.signingName === (STS_ACTIONS.has(action) ? 'sts' : 'iam'));
   return undefined;
 }
 
-function sendError(res: ServerResponse, svc: ServiceModule | undefined, err: AwsError, requestId: string): void {
+function sendError(
+  res: ServerResponse,
+  svc: ServiceModule | undefined,
+  err: AwsError,
+  requestId: string,
+): void {
   if (svc?.protocol === 'json') sendJsonError(res, err, requestId);
   else sendQueryError(res, svc?.signingName ?? 'iam', err, requestId);
 }
 
 /** Translates generic codes to each protocol's spelling (Throttling vs ThrottlingException, ...). */
-function protocolError(protocol: 'query' | 'json', code: string, message?: string, status?: number): AwsError {
+function protocolError(
+  protocol: 'query' | 'json',
+  code: string,
+  message?: string,
+  status?: number,
+): AwsError {
   const table: Record<string, { query: [string, number, string]; json: [string, number, string] }> = {
     Throttling: {
       query: ['Throttling', 400, 'Rate exceeded'],
@@ -97,7 +108,13 @@ function protocolError(protocol: 'query' | 'json', code: string, message?: strin
     },
   };
   const entry = table[code]?.[protocol];
-  if (entry) return new AwsError(entry[0], message ?? entry[2], status ?? entry[1], entry[1] >= 500 ? 'Receiver' : 'Sender');
+  if (entry)
+    return new AwsError(
+      entry[0],
+      message ?? entry[2],
+      status ?? entry[1],
+      entry[1] >= 500 ? 'Receiver' : 'Sender',
+    );
   const st = status ?? 400;
   return new AwsError(code, message ?? code, st, st >= 500 ? 'Receiver' : 'Sender');
 }
@@ -117,7 +134,8 @@ function authenticate(
   let secret: string;
   const key = state.accessKeys.get(auth.accessKeyId);
   if (key) {
-    if (key.status !== 'Active' || now < key.usableFrom) throw protocolError(svc.protocol, 'InvalidClientTokenId');
+    if (key.status !== 'Active' || now < key.usableFrom)
+      throw protocolError(svc.protocol, 'InvalidClientTokenId');
     const acct = state.account(key.accountId);
     const user = acct.users.get(key.userName);
     if (!user) throw protocolError(svc.protocol, 'InvalidClientTokenId');
@@ -147,11 +165,21 @@ function authenticate(
       ...(role.permissions ? { permissions: role.permissions } : {}),
     };
   }
-  if (!signatureMatches({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, auth, secret))
+  if (
+    !signatureMatches(
+      { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+      auth,
+      secret,
+    )
+  )
     throw protocolError(svc.protocol, 'SignatureDoesNotMatch');
   // Skew is judged against the real clock: the emulated clock moves key ages, not the client's signing time.
   if (!Number.isFinite(amzDate) || Math.abs(Date.now() - amzDate) > MAX_SKEW_MS)
-    throw protocolError(svc.protocol, 'SignatureDoesNotMatch', 'Signature expired: request time is too skewed.');
+    throw protocolError(
+      svc.protocol,
+      'SignatureDoesNotMatch',
+      'Signature expired: request time is too skewed.',
+    );
   if (key) key.lastUsed = { date: now, serviceName: svc.signingName, region: auth.region };
   return { principal, region: auth.region };
 }
@@ -163,10 +191,16 @@ async function applyFaults(state: AwsState, svc: ServiceModule, action: string):
   fault.remaining -= 1;
   state.faults = state.faults.filter((f) => f.remaining > 0);
   if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
-  if (fault.error) throw protocolError(svc.protocol, fault.error.code, fault.error.message, fault.error.status);
+  if (fault.error)
+    throw protocolError(svc.protocol, fault.error.code, fault.error.message, fault.error.status);
 }
 
-async function handleApi(state: AwsState, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+async function handleApi(
+  state: AwsState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<void> {
   const requestId = state.newRequestId();
   const auth = parseAuthorization(req.headers.authorization);
   const contentType = String(req.headers['content-type'] ?? '');
@@ -209,6 +243,7 @@ async function handleApi(state: AwsState, req: IncomingMessage, res: ServerRespo
       service: svc.signingName,
       action,
       requestId,
+      headers: req.headers,
       params,
       input,
       now: state.now(),
@@ -218,7 +253,8 @@ async function handleApi(state: AwsState, req: IncomingMessage, res: ServerRespo
     const result = await handler(ctx);
     state.callLog.push({ at: ctx.now, service: svc.signingName, action, principal: principal.arn });
     if (svc.protocol === 'json') sendJsonResult(res, result, requestId);
-    else sendQueryResult(res, svc.signingName, action, result as Record<string, unknown> | undefined, requestId);
+    else
+      sendQueryResult(res, svc.signingName, action, result as Record<string, unknown> | undefined, requestId);
   } catch (err) {
     const awsErr =
       err instanceof AwsError

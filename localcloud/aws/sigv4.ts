@@ -78,7 +78,9 @@ export function expectedSignature(req: SignedRequest, auth: SigV4Header, secretA
   });
   const payloadHeader = req.headers['x-amz-content-sha256'];
   const payloadHash =
-    typeof payloadHeader === 'string' && payloadHeader !== 'UNSIGNED-PAYLOAD' ? payloadHeader : sha256hex(req.body);
+    typeof payloadHeader === 'string' && payloadHeader !== 'UNSIGNED-PAYLOAD'
+      ? payloadHeader
+      : sha256hex(req.body);
   const canonical = [
     req.method,
     canonicalUri(path),

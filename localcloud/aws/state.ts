@@ -38,6 +38,13 @@ export interface UserRecord {
   tags: Tag[];
   /** Undefined: every action is allowed (an administrator). */
   permissions?: Statement[];
+  /**
+   * Inline policies (PutUserPolicy) by name: each document exactly as it was put. While there is at least one,
+   * `permissions` is the union of their statements; see iam.ts.
+   */
+  inlinePolicies: Map<string, string>;
+  /** `permissions` as they were before the first inline policy, restored when the last one is deleted. */
+  seededPermissions?: Statement[];
 }
 
 export interface RoleRecord {
@@ -69,6 +76,8 @@ export interface SecretVersionRecord {
   secretString?: string;
   secretBinary?: Buffer;
   createdDate: number;
+  /** Emulated-clock epoch ms, truncated to the UTC day as AWS reports it. */
+  lastAccessedDate?: number;
   stages: string[];
 }
 
@@ -105,6 +114,15 @@ export interface EcrTokenRecord {
   accountId: string;
   region: string;
   expiresAt: number;
+}
+
+export interface EcrRepositoryRecord {
+  repositoryName: string;
+  repositoryArn: string;
+  registryId: string;
+  region: string;
+  createdAt: number;
+  tags: Tag[];
 }
 
 /** The authenticated caller of a request. */
@@ -159,7 +177,8 @@ export function randomId(prefix: string, length: number): string {
   return s;
 }
 
-export const randomSecret = (): string => randomBytes(30).toString('base64').replace(/[+]/g, 'x').slice(0, 40);
+export const randomSecret = (): string =>
+  randomBytes(30).toString('base64').replace(/[+]/g, 'x').slice(0, 40);
 
 export function matchesPattern(pattern: string, value: string, caseInsensitive = false): boolean {
   const re = new RegExp(
@@ -178,7 +197,11 @@ export function isAllowed(permissions: Statement[] | undefined, action: string, 
   const applies = (s: Statement) =>
     s.actions.some((a) => matchesPattern(a, action, true)) &&
     (s.resources === undefined || resource === '*' || s.resources.some((r) => matchesPattern(r, resource)));
-  if (permissions.some((s) => s.effect === 'Deny' && applies(s) && (s.resources === undefined || resource !== '*')))
+  if (
+    permissions.some(
+      (s) => s.effect === 'Deny' && applies(s) && (s.resources === undefined || resource !== '*'),
+    )
+  )
     return false;
   return permissions.some((s) => s.effect === 'Allow' && applies(s));
 }
@@ -199,10 +222,13 @@ export class AwsState {
   readonly accessKeys = new Map<string, AccessKeyRecord>();
   readonly sessions = new Map<string, SessionRecord>();
   readonly ecrTokens = new Map<string, EcrTokenRecord>();
+  /** Keyed by repository ARN. */
+  readonly ecrRepositories = new Map<string, EcrRepositoryRecord>();
   faults: Fault[] = [];
   readonly rotations: RotationRun[] = [];
   readonly rotationFunctions = new Map<string, RotationFunction>();
-  readonly callLog: { at: number; service: string; action: string; principal?: string; error?: string }[] = [];
+  readonly callLog: { at: number; service: string; action: string; principal?: string; error?: string }[] =
+    [];
 
   constructor(opts: AwsStateOptions = {}) {
     this.defaultAccountId = opts.accountId ?? '111122223333';
@@ -240,6 +266,7 @@ export class AwsState {
       createDate: opts.createDate ?? this.now(),
       tags: opts.tags ?? [],
       ...(opts.permissions ? { permissions: opts.permissions } : {}),
+      inlinePolicies: new Map(),
     };
     acct.users.set(userName, user);
     return user;
