@@ -1,0 +1,332 @@
+import { z } from 'zod';
+import { SECRETS_BELONG, SECRETS_HINT, isSecretName, looksLikeSecret } from './secrets';
+
+export interface Policy {
+  /** Rotate once the current key is this old. */
+  readonly maxAgeDays: number;
+  /** How long to poll for the new key to work everywhere before giving up. */
+  readonly propagationTimeoutSeconds: number;
+  /** Successful verification calls in a row required before the key counts as propagated. */
+  readonly consecutiveSuccesses: number;
+  /** Grace between deactivating the old key and deleting it. */
+  readonly deleteAfterDays: number;
+  /** Per-request timeout for Jenkins calls. */
+  readonly jenkinsTimeoutSeconds: number;
+}
+
+export type JenkinsStore = { readonly kind: 'system' } | { readonly kind: 'folder'; readonly path: string };
+
+export interface JenkinsTarget {
+  /** Unique within its key; `jenkins-<index>` when not configured. */
+  readonly name: string;
+  /** Origin plus optional path prefix, without a trailing slash. */
+  readonly url: string;
+  readonly allowInsecureHttp: boolean;
+  readonly user: string;
+  /** Secrets Manager secret holding the API token, or the password when `authType` is `password`. */
+  readonly tokenSecretId: string;
+  readonly authType: 'apiToken' | 'password';
+  readonly store: JenkinsStore;
+  readonly credentialId: string;
+  readonly credentialKind: 'aws' | 'usernamePassword';
+  readonly createIfMissing: boolean;
+  readonly description?: string | undefined;
+}
+
+export interface CanaryCheck {
+  /** Name of one of the key's Jenkins targets (the first when not configured). */
+  readonly jenkins: string;
+  readonly job: string;
+  readonly parameters: Readonly<Record<string, string>>;
+  readonly timeoutSeconds: number;
+}
+
+export interface ManagedKey {
+  readonly name: string;
+  readonly description?: string | undefined;
+  readonly iamUser: string;
+  /** The IAM user's account: as configured, else taken from `assumeRoleArn`; undefined means the rotator's own. */
+  readonly accountId?: string | undefined;
+  readonly assumeRoleArn?: string | undefined;
+  readonly externalId?: string | undefined;
+  readonly secretId: string;
+  readonly jenkins: readonly JenkinsTarget[];
+  readonly verify: {
+    readonly ecr: {
+      readonly region: string;
+      readonly registryId?: string | undefined;
+      readonly registryLogin: boolean;
+    };
+    readonly canary?: CanaryCheck | undefined;
+  };
+  /** Effective policy: built-in defaults ← config `defaults` ← the key's own `policy`. */
+  readonly policy: Policy;
+}
+
+export interface RotatorConfig {
+  readonly version: 1;
+  /** Built-in defaults with the config's `defaults` applied. */
+  readonly defaults: Policy;
+  readonly notifications: {
+    readonly snsTopicArn?: string | undefined;
+    readonly slackWebhookSecretId?: string | undefined;
+  };
+  readonly keys: readonly ManagedKey[];
+}
+
+export const DEFAULT_POLICY: Policy = Object.freeze({
+  maxAgeDays: 90,
+  propagationTimeoutSeconds: 120,
+  consecutiveSuccesses: 3,
+  deleteAfterDays: 7,
+  jenkinsTimeoutSeconds: 10,
+});
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:([A-Za-z0-9/_+=.@-]{1,512})$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
+const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$/;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** A string checked for pasted secrets first, so a secret is reported as such rather than as a format error. */
+const text = () => z.string().refine((v) => !looksLikeSecret(v), { message: SECRETS_HINT, abort: true });
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9 and "-", not starting with "-"');
+const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID');
+const secretRef = text()
+  .refine((v) => !/^https?:\/\//.test(v), {
+    message: `must be a Secrets Manager secret name or ARN, not a URL: ${SECRETS_BELONG}`,
+    abort: true,
+  })
+  .refine((v) => SECRET_ARN.test(v) || /^[A-Za-z0-9/_+=.@-]{1,512}$/.test(v), {
+    message: 'must be a Secrets Manager secret name or ARN',
+    abort: true,
+  });
+/** A Jenkins folder or job path such as `team-a/sub`. */
+const itemPath = text().refine(
+  (v) =>
+    v
+      .split('/')
+      .every((s) => s !== '.' && s !== '..' && s.trim() === s && /^[^?*\\%!@#$^&|<>[\]:;/\p{Cc}]+$/u.test(s)),
+  'must be a Jenkins item path like "team-a/sub": "/"-separated names without ?*\\%!@#$^&|<>[]:; or empty parts',
+);
+const jenkinsUrl = z.string().superRefine((v, ctx) => {
+  const url = URL.canParse(v) ? new URL(v) : undefined;
+  const fail = (message: string) => ctx.addIssue({ code: 'custom', message, input: v });
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    fail('must be an absolute http(s) URL, e.g. https://jenkins.example.com');
+  } else if (url.username || url.password) fail(`must not embed credentials: ${SECRETS_BELONG}`);
+  else if (url.search || url.hash) fail('must not have a query string or fragment');
+});
+
+const policyShape = {
+  maxAgeDays: z.int().min(1).max(3650),
+  propagationTimeoutSeconds: z.int().min(5).max(900),
+  consecutiveSuccesses: z.int().min(1).max(10),
+  deleteAfterDays: z.int().min(0).max(365),
+  jenkinsTimeoutSeconds: z.int().min(1).max(120),
+};
+const policyOverrides = z.strictObject(policyShape).partial();
+
+const targetName = (name: string | undefined, index: number) => name ?? `jenkins-${index}`;
+const roleAccount = (arn: string | undefined) => (arn === undefined ? undefined : ROLE_ARN.exec(arn)?.[1]);
+
+const jenkinsTargetSchema = z
+  .strictObject({
+    name: slug.optional(),
+    url: jenkinsUrl,
+    allowInsecureHttp: z.boolean().default(false),
+    user: text().min(1).max(256),
+    tokenSecretId: secretRef,
+    authType: z.enum(['apiToken', 'password']).default('apiToken'),
+    store: z.union([z.literal('system'), z.strictObject({ folder: itemPath })], {
+      error: 'must be "system" or { "folder": "<folder/path>" }',
+    }),
+    credentialId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, "_", "." or "-"'),
+    credentialKind: z.enum(['aws', 'usernamePassword']).default('aws'),
+    createIfMissing: z.boolean().default(false),
+    description: text().max(1024).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (!URL.canParse(t.url)) return; // already reported on the field
+    const { protocol, hostname } = new URL(t.url);
+    if (protocol === 'http:' && !LOOPBACK_HOSTS.has(hostname) && !t.allowInsecureHttp) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        input: t.url,
+        message:
+          'plain http would send the Jenkins token in clear: use https, or set "allowInsecureHttp": true',
+      });
+    }
+  });
+
+const managedKeySchema = z
+  .strictObject({
+    name: slug,
+    description: text().max(1024).optional(),
+    iamUser: text().regex(
+      /^[\w+=,.@-]{1,64}$/,
+      'must be an IAM user name: 1-64 characters of A-Z a-z 0-9 _+=,.@-',
+    ),
+    accountId: accountId.optional(),
+    assumeRoleArn: z
+      .string()
+      .regex(ROLE_ARN, 'must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>')
+      .optional(),
+    externalId: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2-1224 characters of A-Z a-z 0-9 _+=,.@:/-')
+      .optional(),
+    secretId: secretRef,
+    jenkins: z.array(jenkinsTargetSchema).min(1, 'needs at least one Jenkins target'),
+    verify: z.strictObject({
+      ecr: z.strictObject({
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as us-east-1'),
+        registryId: accountId.optional(),
+        registryLogin: z.boolean().default(true),
+      }),
+      canary: z
+        .strictObject({
+          jenkins: slug.optional(),
+          job: itemPath,
+          parameters: z
+            .record(
+              z
+                .string()
+                .min(1)
+                .refine((k) => !isSecretName(k), SECRETS_HINT),
+              text(),
+            )
+            .default({}),
+          timeoutSeconds: z.int().min(10).max(3600).default(600),
+        })
+        .optional(),
+    }),
+    policy: policyOverrides.optional(),
+  })
+  .superRefine((k, ctx) => {
+    const issue = (path: PropertyKey[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message, input: k });
+    if (k.externalId !== undefined && k.assumeRoleArn === undefined) {
+      issue(['externalId'], 'only allowed together with assumeRoleArn (it is passed to sts:AssumeRole)');
+    }
+    const roleAcct = roleAccount(k.assumeRoleArn);
+    if (k.accountId !== undefined && roleAcct !== undefined && k.accountId !== roleAcct) {
+      issue(['accountId'], `${k.accountId} is not the account of assumeRoleArn (${roleAcct})`);
+    }
+    const names = k.jenkins.map((t, j) => targetName(t.name, j));
+    names.forEach((n, j) => {
+      const first = names.indexOf(n);
+      if (first < j)
+        issue(['jenkins', j, 'name'], `duplicate Jenkins target name "${n}" (also jenkins[${first}])`);
+    });
+    const canary = k.verify.canary?.jenkins;
+    if (canary !== undefined && !names.includes(canary)) {
+      issue(
+        ['verify', 'canary', 'jenkins'],
+        `no Jenkins target named "${canary}" (targets: ${names.join(', ')})`,
+      );
+    }
+  });
+
+const rawConfigSchema = z.strictObject({
+  version: z.literal(1, {
+    error: (iss) => (iss.input === undefined ? 'required' : 'must be 1 (the only config format version)'),
+  }),
+  defaults: policyOverrides.default({}),
+  notifications: z
+    .strictObject({
+      snsTopicArn: z.string().regex(SNS_ARN, 'must be an SNS topic ARN').optional(),
+      slackWebhookSecretId: secretRef.optional(),
+    })
+    .default({}),
+  keys: z.array(managedKeySchema).min(1, 'needs at least one managed key'),
+});
+
+type RawConfig = z.output<typeof rawConfigSchema>;
+type RawKey = RawConfig['keys'][number];
+
+/** True when two secret ids name the same secret: equal, or a full ARN and the name it ends with. */
+export function sameSecret(a: string, b: string): boolean {
+  // A full ARN ends with "<name>-<6 random characters>".
+  const nameInArn = (id: string) => SECRET_ARN.exec(id)?.[1]?.replace(/-[A-Za-z0-9]{6}$/, '');
+  const [na, nb] = [nameInArn(a), nameInArn(b)];
+  return a === b || (na !== undefined && nb === undefined && na === b) || (na === undefined && nb === a);
+}
+
+const mergePolicy = (base: Policy, over: Partial<Policy> | undefined): Policy => ({
+  ...base,
+  ...Object.fromEntries(Object.entries(over ?? {}).filter(([, v]) => v !== undefined)),
+});
+
+function toManagedKey(k: RawKey, defaults: Policy): ManagedKey {
+  const jenkins = k.jenkins.map((t, j): JenkinsTarget => ({
+    ...t,
+    name: targetName(t.name, j),
+    url: ((u) => u.origin + u.pathname.replace(/\/+$/, ''))(new URL(t.url)),
+    store: t.store === 'system' ? { kind: 'system' } : { kind: 'folder', path: t.store.folder },
+  }));
+  const { canary } = k.verify;
+  return {
+    ...k,
+    accountId: k.accountId ?? roleAccount(k.assumeRoleArn),
+    jenkins,
+    verify: {
+      ecr: k.verify.ecr,
+      ...(canary && { canary: { ...canary, jenkins: canary.jenkins ?? targetName(k.jenkins[0]?.name, 0) } }),
+    },
+    policy: mergePolicy(defaults, k.policy),
+  };
+}
+
+/** Fills defaults, normalises, and runs the checks that span keys or need the effective policy. */
+function normalise(raw: RawConfig, ctx: z.RefinementCtx<RawConfig>): RotatorConfig {
+  const issue = (path: PropertyKey[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message, input: raw });
+  const defaults = mergePolicy(DEFAULT_POLICY, raw.defaults);
+  const keys = raw.keys.map((k) => toManagedKey(k, defaults));
+  const home = (k: ManagedKey) => k.accountId ?? 'own account';
+  const credentials = new Map<string, string>();
+  keys.forEach((k, i) => {
+    const earlier = keys.slice(0, i);
+    let j = earlier.findIndex((e) => e.name === k.name);
+    if (j >= 0) issue(['keys', i, 'name'], `duplicate key name "${k.name}" (also keys[${j}])`);
+    j = earlier.findIndex((e) => sameSecret(e.secretId, k.secretId));
+    if (j >= 0) issue(['keys', i, 'secretId'], `same secret as keys[${j}]: each key needs its own secret`);
+    // IAM user names are case-insensitive; two entries for one user would need more than IAM's two keys.
+    j = earlier.findIndex((e) => e.iamUser.toLowerCase() === k.iamUser.toLowerCase() && home(e) === home(k));
+    if (j >= 0) issue(['keys', i, 'iamUser'], `IAM user "${k.iamUser}" is already managed by keys[${j}]`);
+    k.jenkins.forEach((t, n) => {
+      const id = JSON.stringify([t.url, t.store, t.credentialId]);
+      const other = credentials.get(id);
+      if (other) issue(['keys', i, 'jenkins', n, 'credentialId'], `same Jenkins credential as ${other}`);
+      else credentials.set(id, `keys[${i}].jenkins[${n}]`);
+    });
+    // With the grace as long as the rotation interval, the deactivated key would still exist at the next
+    // rotation, and IAM's limit of two keys per user would block it.
+    if (k.policy.deleteAfterDays >= k.policy.maxAgeDays) {
+      const own = raw.keys[i]?.policy ?? {};
+      const path =
+        own.deleteAfterDays !== undefined
+          ? ['keys', i, 'policy', 'deleteAfterDays']
+          : own.maxAgeDays !== undefined
+            ? ['keys', i, 'policy', 'maxAgeDays']
+            : ['defaults', raw.defaults.deleteAfterDays !== undefined ? 'deleteAfterDays' : 'maxAgeDays'];
+      issue(
+        path,
+        `deleteAfterDays (${k.policy.deleteAfterDays}) must be less than maxAgeDays (${k.policy.maxAgeDays})`,
+      );
+    }
+  });
+  return { version: raw.version, defaults, notifications: raw.notifications, keys };
+}
+
+/**
+ * The configuration file's schema: shape, defaults, secret checks and cross-field rules; its output is the
+ * normalised {@link RotatorConfig}. Prefer `parseConfig`, which also turns issues into a {@link ConfigError}.
+ */
+export const configSchema = rawConfigSchema.transform(normalise);
