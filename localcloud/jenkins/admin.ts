@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { seedSchema } from './seed';
+import type { JenkinsState } from './state';
+
+const faultSchema = z
+  .strictObject({
+    method: z.string().min(1).optional(),
+    /** Substring of the request path (query included), or `/regex/flags`. */
+    path: z.string().min(1),
+    status: z.number().int().min(100).max(599).optional(),
+    count: z.number().int().positive().default(1),
+    body: z.string().optional(),
+    contentType: z.string().optional(),
+    latencyMs: z.number().int().nonnegative().max(120_000).optional(),
+  })
+  .refine((f) => f.status !== undefined || f.latencyMs !== undefined, {
+    message: 'a fault needs status or latencyMs',
+  });
+
+const configSchema = z.strictObject({
+  csrfEnabled: z.boolean().optional(),
+  awsEndpoint: z.string().url().nullable().optional(),
+  rootUrl: z.string().url().optional(),
+});
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Test controls under `/_localcloud/`: plain JSON, no authentication, nothing Jenkins-shaped, never logged.
+ * - POST /seed, GET /state, POST|GET|DELETE /faults, GET|DELETE /requests, POST /config, DELETE /sessions
+ */
+export function handleAdmin(
+  state: JenkinsState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): void {
+  const route = `${req.method ?? 'GET'} ${(req.url ?? '').split('?')[0] ?? ''}`;
+  let json: unknown = {};
+  try {
+    json = body.length ? JSON.parse(body.toString('utf8')) : {};
+  } catch {
+    return send(res, 400, { error: 'body is not JSON' });
+  }
+  const parseOr400 = <T>(schema: z.ZodType<T>): T | undefined => {
+    const r = schema.safeParse(json);
+    if (r.success) return r.data;
+    send(res, 400, { error: z.prettifyError(r.error) });
+    return undefined;
+  };
+  switch (route) {
+    case 'GET /_localcloud/state':
+      return send(res, 200, state.snapshot());
+    case 'POST /_localcloud/seed': {
+      const input = parseOr400(seedSchema);
+      if (!input) return;
+      try {
+        return send(res, 200, state.seed(input));
+      } catch (err) {
+        if (err instanceof Error) return send(res, 400, { error: err.message });
+        throw err;
+      }
+    }
+    case 'POST /_localcloud/config': {
+      const c = parseOr400(configSchema);
+      if (!c) return;
+      if (c.csrfEnabled !== undefined) state.csrfEnabled = c.csrfEnabled;
+      if (c.awsEndpoint !== undefined) state.awsEndpoint = c.awsEndpoint ?? undefined;
+      if (c.rootUrl !== undefined) state.rootUrl = c.rootUrl.endsWith('/') ? c.rootUrl : `${c.rootUrl}/`;
+      return send(res, 200, {
+        csrfEnabled: state.csrfEnabled,
+        awsEndpoint: state.awsEndpoint ?? null,
+        rootUrl: state.rootUrl,
+      });
+    }
+    case 'POST /_localcloud/faults': {
+      const f = parseOr400(faultSchema);
+      if (!f) return;
+      const fault = {
+        id: state.nextFaultId++,
+        path: f.path,
+        remaining: f.count,
+        ...(f.method ? { method: f.method.toUpperCase() } : {}),
+        ...(f.status !== undefined ? { status: f.status } : {}),
+        ...(f.body !== undefined ? { body: f.body } : {}),
+        ...(f.contentType !== undefined ? { contentType: f.contentType } : {}),
+        ...(f.latencyMs !== undefined ? { latencyMs: f.latencyMs } : {}),
+      };
+      state.faults.push(fault);
+      return send(res, 200, fault);
+    }
+    case 'GET /_localcloud/faults':
+      return send(res, 200, { faults: state.faults });
+    case 'DELETE /_localcloud/faults':
+      state.faults = [];
+      return send(res, 200, { faults: [] });
+    case 'GET /_localcloud/requests':
+      return send(res, 200, { requests: state.requests });
+    case 'DELETE /_localcloud/requests':
+      state.requests.length = 0;
+      return send(res, 200, { requests: [] });
+    case 'DELETE /_localcloud/sessions':
+      state.sessions.clear();
+      return send(res, 200, { sessions: 0 });
+    default:
+      return send(res, 404, { error: `no admin route ${route}` });
+  }
+}

@@ -1,0 +1,495 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CredentialDocumentError,
+  credentialId,
+  displayName,
+  parseCredentialXml,
+  type Credential,
+  type FieldValue,
+} from './credentials';
+import { applySeed, type SeedInput, type SeedResult } from './seed';
+import {
+  PERMISSION_NAMES,
+  computeCrumb,
+  newApiToken,
+  randomHex,
+  type JenkinsUser,
+  type PermissionName,
+} from './security';
+
+/** A credential store: `'system'` (root) or the folder store of `team-a/sub`. */
+export type StoreRef = 'system' | { folder: string };
+
+export interface Domain {
+  /** undefined for the global domain (URL name `_`). */
+  name?: string;
+  description?: string;
+  credentials: Credential[];
+}
+
+export interface CredentialStore {
+  /** URL name of the store: `system` or `folder` (§4.1). */
+  name: 'system' | 'folder';
+  /** Keyed by URL name (`_` for the global domain), in insertion order. */
+  domains: Map<string, Domain>;
+}
+
+export interface Folder {
+  kind: 'folder';
+  /** '' for the root (Jenkins itself). */
+  name: string;
+  parent?: Folder;
+  items: Map<string, Item>;
+  store: CredentialStore;
+}
+
+export type JobCheck = 'sts-identity' | 'ecr-login' | 'noop';
+export type BuildResult = 'SUCCESS' | 'FAILURE' | 'ABORTED';
+
+export interface JobSpec {
+  /** `canary` or `team-a/canary`; missing folders are created. */
+  path: string;
+  /** String parameter names (default value ""). A job without parameters answers buildWithParameters with 400. */
+  parameters?: string[];
+  disabled?: boolean;
+  check?: JobCheck;
+  /** Resolved like Jenkins does: the job's folders from the innermost out, then the system store (GLOBAL scope). */
+  credentialId?: string;
+  region?: string;
+  /** Minimum build duration. */
+  durationMs?: number;
+  /** sts-identity: the caller ARN the key must authenticate as. */
+  expectedArn?: string;
+  /** How long a queued item waits (the quiet period); default 50 ms. */
+  quietPeriodMs?: number;
+  description?: string;
+}
+
+export interface Job {
+  kind: 'job';
+  name: string;
+  parent: Folder;
+  spec: JobSpec;
+  builds: Build[];
+  nextBuildNumber: number;
+}
+
+export type Item = Folder | Job;
+
+export interface Build {
+  job: Job;
+  number: number;
+  queueId: number;
+  parameters: [string, string][];
+  /** Who triggered it (a user id, or 'anonymous'). */
+  triggeredBy: string;
+  startedAt: number;
+  finishedAt?: number;
+  building: boolean;
+  result: BuildResult | null;
+  /** Console lines, secrets already masked. */
+  console: string[];
+  /** The access key id the check used, if it got that far. */
+  accessKeyId?: string;
+}
+
+export interface QueueItem {
+  id: number;
+  job: Job;
+  parameters: [string, string][];
+  triggeredBy: string;
+  inQueueSince: number;
+  /** End of the quiet period. */
+  buildableAt: number;
+  state: 'waiting' | 'left';
+  leftAt?: number;
+  build?: Build;
+  cancelled: boolean;
+}
+
+export interface JenkinsFault {
+  id: number;
+  method?: string;
+  /** Substring of the request path (with query), or `/regex/flags`. */
+  path: string;
+  status?: number;
+  remaining: number;
+  body?: string;
+  contentType?: string;
+  latencyMs?: number;
+}
+
+export interface RequestLogEntry {
+  at: string;
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  status: number;
+  /** Authenticated user id, 'anonymous', or null when authentication failed. */
+  user: string | null;
+  apiToken: boolean;
+  fault?: boolean;
+}
+
+export interface JenkinsStateOptions {
+  csrfEnabled?: boolean;
+  jenkinsVersion?: string;
+  awsEndpoint?: string;
+}
+
+/** A credential as `/_localcloud/state` shows it: plaintext secrets included. */
+export interface CredentialView {
+  id: string | null;
+  kind: Credential['cls']['kind'];
+  className: string;
+  displayName: string;
+  fields: Record<string, FieldValue>;
+}
+
+export const QUEUE_LEFT_ITEM_TTL_MS = 5 * 60 * 1000;
+
+const splitPath = (path: string): string[] => path.split('/').filter((s) => s !== '');
+
+function newStore(name: 'system' | 'folder'): CredentialStore {
+  return { name, domains: new Map([['_', { credentials: [] }]]) };
+}
+
+/** All state of one emulated Jenkins controller. Mutate it directly in-process or through `/_localcloud/`. */
+export class JenkinsState {
+  readonly version: string;
+  /** X-Jenkins-Session */
+  readonly sessionHash = randomHex(4);
+  /** Session cookie name, `JSESSIONID.` + 8 hex, new on each start (§3.2). */
+  readonly cookieName = `JSESSIONID.${randomHex(4)}`;
+  readonly crumbSalt = randomHex(16);
+  csrfEnabled: boolean;
+  awsEndpoint: string | undefined;
+  /** The configured Jenkins URL (with trailing slash), used for absolute build/job URLs in the JSON API. */
+  rootUrl = 'http://127.0.0.1/';
+  readonly users = new Map<string, JenkinsUser>();
+  anonymousPermissions = new Set<PermissionName>();
+  readonly sessions = new Map<string, { createdAt: number }>();
+  readonly root: Folder;
+  readonly queue = new Map<number, QueueItem>();
+  nextQueueId = 1;
+  faults: JenkinsFault[] = [];
+  nextFaultId = 1;
+  readonly requests: RequestLogEntry[] = [];
+  /** Aborted on close: stops queued and running builds. */
+  readonly lifetime = new AbortController();
+  readonly admin: JenkinsUser;
+
+  constructor(opts: JenkinsStateOptions = {}) {
+    this.version = opts.jenkinsVersion ?? '2.578';
+    this.csrfEnabled = opts.csrfEnabled ?? true;
+    this.awsEndpoint = opts.awsEndpoint;
+    this.root = { kind: 'folder', name: '', items: new Map(), store: newStore('system') };
+    this.admin = this.createUser('admin', { password: randomHex(12), apiTokens: [newApiToken()] });
+  }
+
+  // --- users and sessions ---------------------------------------------------------------------------------------
+
+  /** Creates or replaces a user. Default: one fresh API token, no password, every permission. */
+  createUser(
+    id: string,
+    opts: { password?: string; apiTokens?: string[]; permissions?: PermissionName[]; fullName?: string } = {},
+  ): JenkinsUser {
+    const user: JenkinsUser = {
+      id,
+      fullName: opts.fullName ?? id,
+      apiTokens: opts.apiTokens ?? (opts.password === undefined ? [newApiToken()] : []),
+      permissions: new Set(opts.permissions ?? PERMISSION_NAMES),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+    };
+    this.users.set(id, user);
+    return user;
+  }
+
+  newSession(): string {
+    const id = `node0${randomBytes(12)
+      .toString('base64url')
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')}${this.sessions.size}`;
+    this.sessions.set(id, { createdAt: Date.now() });
+    return id;
+  }
+
+  /** The crumb Jenkins expects from `userName` in session `sessionId`. */
+  crumbFor(userName: string, sessionId: string): string {
+    return computeCrumb(userName, sessionId, this.crumbSalt);
+  }
+
+  // --- items ------------------------------------------------------------------------------------------------------
+
+  /** The folder at `path` ('' = root); undefined if it (or an ancestor) is missing or a job. */
+  folder(path: string): Folder | undefined {
+    let f: Folder = this.root;
+    for (const name of splitPath(path)) {
+      const next = f.items.get(name);
+      if (next?.kind !== 'folder') return undefined;
+      f = next;
+    }
+    return f;
+  }
+
+  /** Creates the folder and its ancestors as needed. */
+  createFolder(path: string): Folder {
+    let f: Folder = this.root;
+    for (const name of splitPath(path)) {
+      const existing = f.items.get(name);
+      if (existing?.kind === 'job') throw new Error(`${fullName(existing)} is a job, not a folder`);
+      if (existing) {
+        f = existing;
+        continue;
+      }
+      const folder: Folder = { kind: 'folder', name, parent: f, items: new Map(), store: newStore('folder') };
+      f.items.set(name, folder);
+      f = folder;
+    }
+    return f;
+  }
+
+  job(path: string): Job | undefined {
+    const parts = splitPath(path);
+    const name = parts.pop();
+    const item = name === undefined ? undefined : this.folder(parts.join('/'))?.items.get(name);
+    return item?.kind === 'job' ? item : undefined;
+  }
+
+  /** Creates or reconfigures a job (builds are kept when it exists). */
+  createJob(spec: JobSpec): Job {
+    const parts = splitPath(spec.path);
+    const name = parts.pop();
+    if (name === undefined) throw new Error('a job needs a name');
+    const parent = this.createFolder(parts.join('/'));
+    const existing = parent.items.get(name);
+    if (existing?.kind === 'folder') throw new Error(`${fullName(existing)} is a folder, not a job`);
+    if (existing) {
+      existing.spec = spec;
+      return existing;
+    }
+    const job: Job = { kind: 'job', name, parent, spec, builds: [], nextBuildNumber: 1 };
+    parent.items.set(name, job);
+    return job;
+  }
+
+  // --- credentials ------------------------------------------------------------------------------------------------
+
+  store(ref: StoreRef): CredentialStore {
+    if (ref === 'system') return this.root.store;
+    const folder = this.folder(ref.folder);
+    if (!folder || folder === this.root) throw new Error(`no folder ${ref.folder}`);
+    return folder.store;
+  }
+
+  /** Adds a credential or replaces the one with the same id (seeding semantics, not Jenkins'). */
+  putCredential(ref: StoreRef, credential: Credential, domain = '_'): Credential {
+    const d = this.domainOf(ref, domain);
+    const id = credentialId(credential);
+    const at = d.credentials.findIndex((c) => credentialId(c) === id);
+    if (at >= 0) d.credentials[at] = credential;
+    else d.credentials.push(credential);
+    return credential;
+  }
+
+  /** Parses and stores a credential document (throws CredentialDocumentError like the REST endpoint would 500). */
+  putCredentialXml(ref: StoreRef, xml: string, domain = '_'): Credential {
+    return this.putCredential(ref, parseCredentialXml(xml), domain);
+  }
+
+  credential(ref: StoreRef, id: string, domain = '_'): Credential | undefined {
+    return this.store(ref)
+      .domains.get(domain)
+      ?.credentials.find((c) => credentialId(c) === id);
+  }
+
+  /** Plaintext view of a stored credential, or undefined. */
+  credentialView(ref: StoreRef, id: string, domain = '_'): CredentialView | undefined {
+    const c = this.credential(ref, id, domain);
+    return c && viewOf(c);
+  }
+
+  domainOf(ref: StoreRef, domain: string): Domain {
+    const store = this.store(ref);
+    let d = store.domains.get(domain);
+    if (!d) {
+      d = { name: domain, description: '', credentials: [] };
+      store.domains.set(domain, d);
+    }
+    return d;
+  }
+
+  // --- seeding and inspection -------------------------------------------------------------------------------------
+
+  seed(input: SeedInput): SeedResult {
+    return applySeed(this, input);
+  }
+
+  /** Everything, secrets in plaintext: what `GET /_localcloud/state` returns. */
+  snapshot(): unknown {
+    const stores: unknown[] = [];
+    const folders: string[] = [];
+    const jobs: unknown[] = [];
+    const builds: unknown[] = [];
+    const visit = (f: Folder) => {
+      const ref: StoreRef = f === this.root ? 'system' : { folder: fullName(f) };
+      if (f !== this.root) folders.push(fullName(f));
+      stores.push({
+        store: ref,
+        path: `${itemUrl(f)}credentials/store/${f.store.name}/`,
+        domains: [...f.store.domains.entries()].map(([urlName, d]) => ({
+          urlName,
+          credentials: d.credentials.map(viewOf),
+        })),
+      });
+      for (const item of f.items.values()) {
+        if (item.kind === 'folder') {
+          visit(item);
+          continue;
+        }
+        jobs.push({
+          ...item.spec,
+          path: fullName(item),
+          url: this.absoluteUrl(itemUrl(item)),
+          nextBuildNumber: item.nextBuildNumber,
+        });
+        for (const b of item.builds) builds.push(buildView(this, b));
+      }
+    };
+    visit(this.root);
+    return {
+      url: this.rootUrl,
+      jenkinsVersion: this.version,
+      csrfEnabled: this.csrfEnabled,
+      awsEndpoint: this.awsEndpoint ?? null,
+      cookieName: this.cookieName,
+      users: [...this.users.values()].map((u) => ({
+        id: u.id,
+        fullName: u.fullName,
+        password: u.password ?? null,
+        apiTokens: u.apiTokens,
+        permissions: [...u.permissions],
+      })),
+      anonymousPermissions: [...this.anonymousPermissions],
+      sessions: this.sessions.size,
+      folders,
+      stores,
+      jobs,
+      builds,
+      queue: [...this.queue.values()].map((q) => ({
+        id: q.id,
+        job: fullName(q.job),
+        state: q.state,
+        parameters: Object.fromEntries(q.parameters),
+        inQueueSince: new Date(q.inQueueSince).toISOString(),
+        ...(q.build ? { buildNumber: q.build.number } : {}),
+      })),
+      faults: this.faults,
+    };
+  }
+
+  absoluteUrl(path: string): string {
+    return this.rootUrl.replace(/\/$/, '') + path;
+  }
+
+  /** Takes the first fault matching the request, decrementing it. */
+  takeFault(method: string, url: string): JenkinsFault | undefined {
+    const fault = this.faults.find(
+      (f) => (!f.method || f.method.toUpperCase() === method) && faultMatches(f.path, url),
+    );
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
+    return fault;
+  }
+}
+
+function faultMatches(pattern: string, url: string): boolean {
+  const re = /^\/(.*)\/([a-z]*)$/s.exec(pattern);
+  if (re?.[1] !== undefined) {
+    try {
+      return new RegExp(re[1], re[2]).test(url);
+    } catch {
+      return false;
+    }
+  }
+  return url.includes(pattern);
+}
+
+export function viewOf(c: Credential): CredentialView {
+  return {
+    id: credentialId(c) ?? null,
+    kind: c.cls.kind,
+    className: c.cls.className,
+    displayName: displayName(c),
+    fields: Object.fromEntries(
+      c.cls.fields.flatMap((f): [string, FieldValue][] => {
+        const v = c.values[f.name];
+        return v === undefined ? [] : [[f.name, v]];
+      }),
+    ),
+  };
+}
+
+export function buildView(state: JenkinsState, b: Build): unknown {
+  return {
+    job: fullName(b.job),
+    number: b.number,
+    url: state.absoluteUrl(`${itemUrl(b.job)}${b.number}/`),
+    queueId: b.queueId,
+    parameters: Object.fromEntries(b.parameters),
+    triggeredBy: b.triggeredBy,
+    building: b.building,
+    result: b.result,
+    startedAt: new Date(b.startedAt).toISOString(),
+    finishedAt: b.finishedAt === undefined ? null : new Date(b.finishedAt).toISOString(),
+    accessKeyId: b.accessKeyId ?? null,
+    console: b.console.join('\n'),
+  };
+}
+
+/** `team-a/sub/canary`; '' for the root. */
+export function fullName(item: Item): string {
+  const names: string[] = [];
+  for (let i: Item | undefined = item; i && i.name !== ''; i = i.parent) names.unshift(i.name);
+  return names.join('/');
+}
+
+/** `/job/team-a/job/canary/` (root: `/`). */
+export function itemUrl(item: Item): string {
+  const name = fullName(item);
+  return name === ''
+    ? '/'
+    : `/${name
+        .split('/')
+        .map((n) => `job/${encodeURIComponent(n)}`)
+        .join('/')}/`;
+}
+
+/** Store operations with Jenkins' semantics (used by the REST endpoints). */
+export function addCredential(domain: Domain, credential: Credential): boolean {
+  const id = credentialId(credential);
+  // IdCredentials.Helpers.equals dereferences the id: a null id NPEs as soon as there is something to compare with.
+  if (id === undefined && domain.credentials.length > 0)
+    throw new CredentialDocumentError('java.lang.NullPointerException');
+  if (domain.credentials.some((c) => credentialId(c) === id)) return false;
+  domain.credentials.push(credential);
+  return true;
+}
+
+/** updateCredentials ≥ credentials 1317: the replacement must keep the id; the type may change. */
+export function updateCredential(domain: Domain, current: Credential, replacement: Credential): void {
+  if (credentialId(replacement) !== credentialId(current))
+    throw new CredentialDocumentError(
+      "java.lang.IllegalArgumentException: Credentials' IDs do not match, will not update.",
+    );
+  const at = domain.credentials.indexOf(current);
+  if (at >= 0) domain.credentials[at] = replacement;
+}
+
+export function removeCredential(domain: Domain, current: Credential): boolean {
+  const at = domain.credentials.indexOf(current);
+  if (at < 0) return false;
+  domain.credentials.splice(at, 1);
+  return true;
+}

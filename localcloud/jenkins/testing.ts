@@ -1,0 +1,99 @@
+/** Helpers for tests and demos that drive the Jenkins emulator over HTTP. Not part of the emulator itself. */
+import { request } from 'node:http';
+import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import type { JenkinsEmulator } from './server';
+
+/** axios as the project's client uses it: every status is a result, redirects are not followed. */
+export function jenkinsHttp(jenkins: JenkinsEmulator): AxiosInstance {
+  return axios.create({ baseURL: jenkins.url, validateStatus: () => true, maxRedirects: 0, timeout: 10_000 });
+}
+
+export const basic = (username: string, password: string): AxiosRequestConfig['auth'] => ({
+  username,
+  password,
+});
+
+export const XML = { 'Content-Type': 'application/xml; charset=utf-8' };
+
+/** Obviously synthetic key material (too short to look like a real AWS key). */
+export const FAKE = {
+  accessKey: 'AKIAFAKEKEY0001',
+  secretKey: 'fake-secret-0001-not-a-real-key',
+  accessKey2: 'AKIAFAKEKEY0002',
+  secretKey2: 'fake-secret-0002-not-a-real-key',
+};
+
+export function awsXml(id: string, accessKey: string, secretKey: string, description = 'deploy key'): string {
+  return [
+    '<com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl>',
+    '  <scope>GLOBAL</scope>',
+    `  <id>${id}</id>`,
+    `  <description>${description}</description>`,
+    `  <accessKey>${accessKey}</accessKey>`,
+    `  <secretKey>${secretKey}</secretKey>`,
+    '  <iamRoleArn></iamRoleArn>',
+    '  <iamExternalId></iamExternalId>',
+    '  <iamMfaSerialNumber></iamMfaSerialNumber>',
+    '</com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl>',
+  ].join('\n');
+}
+
+export function userPassXml(
+  id: string,
+  username: string,
+  password: string,
+  description = 'as user/pass',
+): string {
+  return [
+    '<com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl>',
+    '  <scope>GLOBAL</scope>',
+    `  <id>${id}</id>`,
+    `  <description>${description}</description>`,
+    `  <username>${username}</username>`,
+    `  <password>${password}</password>`,
+    '  <usernameSecret>false</usernameSecret>',
+    '</com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl>',
+  ].join('\n');
+}
+
+/** A request with exactly the given headers (no default Accept or Content-Type), for what axios always adds. */
+export function rawRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('latin1'),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const basicHeader = (user: string, secret: string): string =>
+  `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+
+/** Polls `probe` until it returns a value, within a bounded number of attempts. */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  attempts = 400,
+  intervalMs = 25,
+): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`condition not reached after ${attempts} attempts`);
+}
