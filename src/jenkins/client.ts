@@ -1,0 +1,349 @@
+import { z } from 'zod';
+import { CredentialXmlError, newCredentialXml, parseCredentialXml, replaceKeyInXml } from './credential-xml';
+import { JenkinsError, type JenkinsErrorInit } from './errors';
+import { JenkinsHttp, sleep, XML_CONTENT_TYPE, type HttpResponse } from './http';
+import { credentialPath, describeStore, itemPath, JenkinsPathError, queueItemPath, storePath } from './paths';
+import type {
+  CredentialDocument,
+  CredentialKind,
+  JenkinsClientOptions,
+  JobRun,
+  NewCredential,
+  RunJobOptions,
+  StoreRef,
+} from './types';
+
+const optionsSchema = z.object({
+  // No user:pass@ (axios would send it instead of our header) and no query or fragment.
+  baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u) && !/[?#]/.test(u)),
+  auth: z.union([
+    z.object({ username: z.string().min(1), apiToken: z.string().min(1) }),
+    z.object({ username: z.string().min(1), password: z.string().min(1) }),
+  ]),
+  timeoutMs: z.number().int().positive().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+});
+
+const listingSchema = z
+  .object({ credentials: z.array(z.object({ id: z.string() }).loose()).optional() })
+  .loose();
+const queueItemSchema = z
+  .object({
+    cancelled: z.boolean().optional(),
+    executable: z.object({ number: z.number().int() }).loose().nullish(),
+  })
+  .loose();
+const buildSchema = z.object({ building: z.boolean().optional(), result: z.string().nullish() }).loose();
+
+/** Wraps a malformed-document problem in the request's terms, so callers handle one error type. */
+function badDocument(method: string, path: string, e: unknown): JenkinsError {
+  if (e instanceof CredentialXmlError || e instanceof JenkinsPathError) {
+    return new JenkinsError({ method, path, reason: 'bad-response', detail: e.message, cause: e });
+  }
+  throw e;
+}
+
+/**
+ * Jenkins credentials REST client (jenkins-api.md §2-§4, §8, §9). Only domain methods are public; axios stays in
+ * `JenkinsHttp`. Every failure is a `JenkinsError` without secrets; invalid ids or folder paths throw
+ * `JenkinsPathError` before any request.
+ */
+export class JenkinsClient {
+  readonly #http: JenkinsHttp;
+
+  constructor(opts: JenkinsClientOptions) {
+    const parsed = optionsSchema.safeParse(opts);
+    if (!parsed.success) {
+      // Name the offending fields only: the issues may quote the token or password.
+      const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(root)'))].join(', ');
+      throw new TypeError(`invalid JenkinsClient options: ${fields}`);
+    }
+    this.#http = new JenkinsHttp({
+      baseUrl: opts.baseUrl,
+      auth: opts.auth,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      retries: opts.retries ?? 2,
+    });
+  }
+
+  /** GET config.xml; undefined on 404. Returns the raw XML (secrets redacted by Jenkins) and parsed visible fields. */
+  async getCredential(store: StoreRef, id: string): Promise<CredentialDocument | undefined> {
+    const path = `${credentialPath(store, id)}/config.xml`;
+    const res = await this.#http.request({
+      method: 'GET',
+      path,
+      expect: 'xml',
+      retry: 'idempotent',
+      pass: [404],
+    });
+    if (res.status === 404) return undefined;
+    try {
+      return parseCredentialXml(res.body);
+    } catch (e) {
+      throw badDocument('GET', path, e);
+    }
+  }
+
+  /** The access key id Jenkins holds (accessKey for AWS, username for usernamePassword), undefined if absent. */
+  async readAccessKeyId(store: StoreRef, id: string): Promise<string | undefined> {
+    const doc = await this.getCredential(store, id);
+    if (!doc) return undefined;
+    if (doc.kind === 'other') throw this.#wrongKind(store, id, doc.className);
+    return doc.accessKeyId;
+  }
+
+  /**
+   * Rebuilds the full document from the current config.xml with the new key (every other element kept, in order)
+   * and POSTs it to config.xml. Jenkins redacts secrets on GET, so the GET output is never posted back as is (§4.5).
+   * Repeating this call with the same key gives the same end state.
+   */
+  async putKey(
+    store: StoreRef,
+    id: string,
+    key: { accessKeyId: string; secretAccessKey: string },
+  ): Promise<void> {
+    const path = `${credentialPath(store, id)}/config.xml`;
+    const doc = await this.getCredential(store, id);
+    if (!doc) {
+      throw new JenkinsError({
+        method: 'GET',
+        path,
+        status: 404,
+        reason: 'not-found',
+        detail: `credential ${id} not found in the ${describeStore(store)} (or not visible)`,
+      });
+    }
+    if (doc.kind === 'other') throw this.#wrongKind(store, id, doc.className);
+    // Jenkins ≥ credentials 1317 rejects an id mismatch with 500; older versions would rename the entry (§4.5).
+    if (doc.id !== id) {
+      throw new JenkinsError({
+        method: 'GET',
+        path,
+        reason: 'bad-response',
+        detail: 'config.xml <id> differs from the URL id',
+      });
+    }
+    let xml: string;
+    try {
+      xml = replaceKeyInXml(doc.xml, doc.kind, key);
+    } catch (e) {
+      throw badDocument('GET', path, e);
+    }
+    await this.#http.request({
+      method: 'POST',
+      path,
+      body: xml,
+      contentType: XML_CONTENT_TYPE,
+      expect: 'empty',
+      retry: 'replace',
+      sensitive: [key.secretAccessKey],
+    });
+  }
+
+  /** createCredentials in XML mode (§4.7); 'exists' when the id is already taken in that store (409). */
+  async createCredential(store: StoreRef, doc: NewCredential): Promise<'created' | 'exists'> {
+    const path = `${storePath(store)}/createCredentials`;
+    if (store.kind === 'folder' && doc.scope === 'SYSTEM') {
+      throw new JenkinsError({
+        method: 'POST',
+        path,
+        reason: 'bad-response',
+        detail: 'folder stores accept GLOBAL scope only',
+      });
+    }
+    credentialPath(store, doc.id); // validates the id the same way as every other call
+    let xml: string;
+    try {
+      xml = newCredentialXml(doc);
+    } catch (e) {
+      throw badDocument('POST', path, e);
+    }
+    const res = await this.#http.request({
+      method: 'POST',
+      path,
+      body: xml,
+      contentType: XML_CONTENT_TYPE,
+      expect: 'empty',
+      retry: 'never',
+      pass: [409],
+      sensitive: [doc.secretAccessKey],
+    });
+    return res.status === 409 ? 'exists' : 'created';
+  }
+
+  /** DELETE config.xml (§4.6). Resolves when the credential is gone, including when it was already absent (404). */
+  async deleteCredential(store: StoreRef, id: string): Promise<void> {
+    const path = `${credentialPath(store, id)}/config.xml`;
+    await this.#http.request({ method: 'DELETE', path, expect: 'empty', retry: 'idempotent', pass: [404] });
+  }
+
+  /**
+   * Read-only check for a plan: the store must be visible (else JenkinsError 'not-found': unknown folder, or no
+   * Credentials/View), then reports whether the credential exists and which kind it is.
+   */
+  async describeAccess(
+    store: StoreRef,
+    id: string,
+  ): Promise<{ exists: boolean; kind?: CredentialKind | 'other' }> {
+    credentialPath(store, id);
+    const path = `${storePath(store)}/api/json?tree=credentials%5Bid%5D`;
+    const res = await this.#http.request({
+      method: 'GET',
+      path,
+      expect: 'json',
+      retry: 'idempotent',
+      pass: [404],
+    });
+    if (res.status === 404) {
+      throw new JenkinsError({
+        method: 'GET',
+        path,
+        status: 404,
+        reason: 'not-found',
+        detail: `${describeStore(store)} does not exist or is not visible (needs Credentials/View)`,
+      });
+    }
+    const listing = listingSchema.safeParse(JSON.parse(res.body));
+    if (!listing.success) {
+      throw new JenkinsError({
+        method: 'GET',
+        path,
+        status: res.status,
+        reason: 'bad-response',
+        detail: 'unexpected listing',
+      });
+    }
+    if (!(listing.data.credentials ?? []).some((c) => c.id === id)) return { exists: false };
+    const doc = await this.getCredential(store, id);
+    return doc ? { exists: true, kind: doc.kind } : { exists: false };
+  }
+
+  /**
+   * Triggers `buildWithParameters` (parameters as a form body, so they stay out of URLs and access logs; with no
+   * parameters and a 400 "not parameterized", `/build` instead), follows the
+   * queue item and then the build until it ends (§8). Resolves with the build result, or `CANCELLED` with number 0
+   * when the queue item was cancelled. Rejects with JenkinsError 'timeout' when `timeoutMs` passes or `signal` aborts.
+   * The trigger is never repeated: a repeat could start a second build.
+   */
+  async runJob(jobPath: string, params: Record<string, string>, opts: RunJobOptions): Promise<JobRun> {
+    const job = itemPath('job path', jobPath);
+    const pollMs = opts.pollMs ?? 2000;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
+    const onAbort = (): void => deadline.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) deadline.abort();
+    const signal = deadline.signal;
+    let stage = `trigger ${jobPath}`;
+    let lastPath = `${job}/buildWithParameters`;
+    const get = async (path: string): Promise<unknown> => {
+      lastPath = path;
+      const res = await this.#http.request({
+        method: 'GET',
+        path,
+        expect: 'json',
+        retry: 'idempotent',
+        signal,
+      });
+      return JSON.parse(res.body) as unknown;
+    };
+    try {
+      const trigger = (endpoint: string, body: string): Promise<HttpResponse> => {
+        lastPath = `${job}/${endpoint}`;
+        return this.#http.request({
+          method: 'POST',
+          path: lastPath,
+          body,
+          contentType: 'application/x-www-form-urlencoded; charset=utf-8',
+          expect: 'empty',
+          retry: 'never',
+          // 201: queued; 303: an identical item was already queued, follow that one (§8.1).
+          pass: [201, 303, ...(Object.keys(params).length === 0 ? [400] : [])],
+          signal,
+        });
+      };
+      let queued = await trigger('buildWithParameters', new URLSearchParams(params).toString());
+      // 400 "not parameterized" (nothing was queued): a job without parameters is started with /build.
+      if (queued.status === 400) queued = await trigger('build', '');
+      const location = queued.headers['location'];
+      const queuePath = typeof location === 'string' ? queueItemPath(location) : undefined;
+      if (!queuePath || (queued.status !== 201 && queued.status !== 303)) {
+        throw new JenkinsError({
+          method: 'POST',
+          path: lastPath,
+          status: queued.status,
+          reason: 'bad-response',
+          detail: 'no queue item Location in the trigger response',
+        });
+      }
+
+      stage = `wait for ${jobPath} to leave the queue`;
+      let number: number | undefined;
+      for (;;) {
+        const item = queueItemSchema.safeParse(await get(`${queuePath}api/json`));
+        if (!item.success) throw this.#badJson(lastPath);
+        if (item.data.cancelled) return { number: 0, result: 'CANCELLED' };
+        number = item.data.executable?.number;
+        if (number !== undefined) break;
+        await sleep(pollMs, signal);
+        if (signal.aborted) break;
+      }
+
+      if (number !== undefined) {
+        stage = `wait for ${jobPath} #${number} to finish`;
+        // The build's own url may name an internal host (§7.3): rebuild it from our base URL.
+        const buildPath = `${job}/${number}/api/json?tree=building,result,number`;
+        for (;;) {
+          const build = buildSchema.safeParse(await get(buildPath));
+          if (!build.success) throw this.#badJson(lastPath);
+          if (build.data.building !== true && build.data.result) return { number, result: build.data.result };
+          await sleep(pollMs, signal);
+          if (signal.aborted) break;
+        }
+      }
+      throw new JenkinsError({ method: 'GET', path: lastPath, reason: 'timeout', detail: 'aborted' });
+    } catch (e) {
+      if (signal.aborted && e instanceof JenkinsError && e.reason === 'timeout') {
+        const why = opts.signal?.aborted ? 'aborted by the caller' : `not done within ${opts.timeoutMs} ms`;
+        throw new JenkinsError({
+          method: e.method,
+          path: e.path,
+          reason: 'timeout',
+          detail: `${stage}: ${why}`,
+        });
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #wrongKind(store: StoreRef, id: string, className: string): JenkinsError {
+    const init: JenkinsErrorInit = {
+      method: 'GET',
+      path: `${credentialPath(store, id)}/config.xml`,
+      reason: 'bad-response',
+      detail: `credential ${id} is a ${className}, not an AWS or username/password credential`,
+    };
+    return new JenkinsError(init);
+  }
+
+  #badJson(path: string): JenkinsError {
+    return new JenkinsError({ method: 'GET', path, reason: 'bad-response', detail: 'unexpected JSON shape' });
+  }
+}
+
+export { classifyError, isJenkinsError, JenkinsError, type JenkinsErrorReason } from './errors';
+export { CredentialXmlError, newCredentialXml, replaceKeyInXml } from './credential-xml';
+export { credentialPath, JenkinsPathError, storePath } from './paths';
+export type {
+  CredentialDocument,
+  CredentialKind,
+  JenkinsAuth,
+  JenkinsClientOptions,
+  JobRun,
+  NewCredential,
+  RunJobOptions,
+  StoreRef,
+} from './types';

@@ -1,0 +1,21 @@
+export { JenkinsClient } from './client';
+export {
+  AWS_CREDENTIALS_CLASS,
+  CredentialXmlError,
+  USERNAME_PASSWORD_CLASS,
+  newCredentialXml,
+  parseCredentialXml,
+  replaceKeyInXml,
+} from './credential-xml';
+export { classifyError, isJenkinsError, JenkinsError, type JenkinsErrorReason } from './errors';
+export { JenkinsPathError, credentialPath, storePath } from './paths';
+export type {
+  CredentialDocument,
+  CredentialKind,
+  JenkinsAuth,
+  JenkinsClientOptions,
+  JobRun,
+  NewCredential,
+  RunJobOptions,
+  StoreRef,
+} from './types';
