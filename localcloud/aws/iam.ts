@@ -1,7 +1,7 @@
 import type { RequestContext, ServiceModule } from './context';
 import { AwsError, noSuchEntity, validationError } from './errors';
 import { queryStructList, type QueryParams } from './protocols';
-import type { AccessKeyRecord, AccountState, AwsState, Tag, UserRecord } from './state';
+import type { AccessKeyRecord, AccountState, AwsState, Statement, Tag, UserRecord } from './state';
 
 const NAME_PATTERN = '[\\w+=,.@-]+';
 const REPORT_TTL_MS = 4 * 60 * 60 * 1000;
@@ -182,6 +182,116 @@ function credentialReportCsv(state: AwsState, acct: AccountState, now: number): 
   return rows.map((r) => r.map(cell).join(',')).join('\n');
 }
 
+// ---- inline user policies ------------------------------------------------------------------------------------
+
+/** IAM's quota on the aggregate size of a user's inline policies (characters, whitespace not counted). */
+const USER_INLINE_POLICIES_MAX_CHARS = 2048;
+const POLICY_VERSIONS = ['2012-10-17', '2008-10-17'];
+const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Action', 'Resource']);
+/** Valid IAM that the emulator would have to evaluate to be faithful; it refuses them rather than ignore them. */
+const UNEVALUATED_KEYS = ['NotAction', 'NotResource', 'Condition'];
+
+const malformed = (message: string): AwsError => new AwsError('MalformedPolicyDocument', message, 400);
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A `string | string[]` policy element as a non-empty list of strings, or undefined when absent or not that. */
+function stringList(v: unknown): string[] | undefined {
+  const list = typeof v === 'string' ? [v] : v;
+  return Array.isArray(list) && list.length > 0 && list.every((x) => typeof x === 'string')
+    ? list
+    : undefined;
+}
+
+/**
+ * Parses an identity-based policy document into the emulator's statements, refusing with IAM's
+ * MalformedPolicyDocument what IAM refuses and, with a message saying so, what the emulator cannot evaluate.
+ */
+export function parsePolicyDocument(document: string): Statement[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(document);
+  } catch {
+    throw malformed('Syntax errors in policy.');
+  }
+  if (!isRecord(doc)) throw malformed('Syntax errors in policy.');
+  for (const key of Object.keys(doc))
+    if (!['Version', 'Id', 'Statement'].includes(key)) throw malformed('Syntax errors in policy.');
+  if (doc['Version'] !== undefined && !POLICY_VERSIONS.includes(doc['Version'] as string))
+    throw malformed('The policy must contain a valid version string');
+  const raw = doc['Statement'];
+  const statements = Array.isArray(raw) ? (raw as unknown[]) : raw === undefined ? [] : [raw];
+  if (statements.length === 0) throw malformed('Syntax errors in policy.');
+  return statements.map((st) => {
+    if (!isRecord(st)) throw malformed('Syntax errors in policy.');
+    const unevaluated = UNEVALUATED_KEYS.find((k) => k in st);
+    if (unevaluated)
+      throw malformed(
+        `${unevaluated} is not supported by the localcloud emulator, which does not evaluate it: ` +
+          'use only Effect, Action and Resource (with * wildcards).',
+      );
+    if ('Principal' in st || 'NotPrincipal' in st)
+      throw malformed('Policy document should not specify a principal.');
+    for (const key of Object.keys(st))
+      if (!STATEMENT_KEYS.has(key)) throw malformed('Syntax errors in policy.');
+    const effect = st['Effect'];
+    if (effect === undefined) throw malformed('Missing required field Effect.');
+    if (effect !== 'Allow' && effect !== 'Deny')
+      throw malformed(`Invalid effect: ${JSON.stringify(effect)}. The effect must be Allow or Deny.`);
+    if (st['Action'] === undefined) throw malformed('Policy statement must contain actions.');
+    const actions = stringList(st['Action']);
+    if (!actions) throw malformed('Syntax errors in policy.');
+    for (const action of actions) {
+      if (action !== '*' && !/^[a-z0-9-]+:./i.test(action))
+        throw malformed('Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.');
+      if (action.includes('?'))
+        throw malformed(
+          `Action ${action}: the localcloud emulator evaluates * wildcards only, not ?. Use * instead.`,
+        );
+    }
+    if (st['Resource'] === undefined) throw malformed('Policy statement must contain resources.');
+    const resources = stringList(st['Resource']);
+    if (!resources) throw malformed('Syntax errors in policy.');
+    for (const resource of resources)
+      if (resource !== '*' && !resource.startsWith('arn:'))
+        throw malformed(`Resource ${resource} must be in ARN format or "*".`);
+    // `*` among the resources means every resource: the emulator's "resources omitted".
+    return resources.includes('*') ? { effect, actions } : { effect, actions, resources };
+  });
+}
+
+/** Recomputes what the server authenticates with: the union of the inline policies, or the seeded permissions. */
+function applyInlinePolicies(user: UserRecord): void {
+  if (user.inlinePolicies.size > 0) {
+    user.permissions = [...user.inlinePolicies.values()].flatMap(parsePolicyDocument);
+    return;
+  }
+  if (user.seededPermissions) user.permissions = user.seededPermissions;
+  else delete user.permissions;
+  delete user.seededPermissions;
+}
+
+function policyNameParam(params: QueryParams): string {
+  const name = requiredParam(params, 'PolicyName');
+  ensure(name.length >= 1, 'PolicyName', name, 'have length greater than or equal to 1');
+  ensure(name.length <= 128, 'PolicyName', name, 'have length less than or equal to 128');
+  ensure(
+    new RegExp(`^${NAME_PATTERN}$`).test(name),
+    'PolicyName',
+    name,
+    `satisfy regular expression pattern: ${NAME_PATTERN}`,
+  );
+  return name;
+}
+
+/** The named inline policy of `user`, or IAM's NoSuchEntity. */
+function inlinePolicyOf(user: UserRecord, name: string): string {
+  const document = user.inlinePolicies.get(name);
+  if (document === undefined) throw noSuchEntity(`The user policy with name ${name} cannot be found.`);
+  return document;
+}
+
 /** IAM, AWS Query protocol (XML). */
 export const iam: ServiceModule = {
   signingName: 'iam',
@@ -287,6 +397,55 @@ export const iam: ServiceModule = {
           ? { LastUsedDate: new Date(used.date), ServiceName: used.serviceName, Region: used.region }
           : { ServiceName: 'N/A', Region: 'N/A' },
       };
+    },
+    PutUserPolicy: (ctx) => {
+      const policyName = policyNameParam(ctx.params);
+      const document = requiredParam(ctx.params, 'PolicyDocument');
+      ensure(document.length >= 1, 'PolicyDocument', document, 'have length greater than or equal to 1');
+      ensure(
+        document.length <= 131072,
+        'PolicyDocument',
+        document,
+        'have length less than or equal to 131072',
+      );
+      const user = targetUser(ctx, true);
+      parsePolicyDocument(document);
+      const after = new Map(user.inlinePolicies).set(policyName, document);
+      const size = [...after.values()].reduce((n, d) => n + d.replace(/\s/g, '').length, 0);
+      if (size > USER_INLINE_POLICIES_MAX_CHARS)
+        throw new AwsError(
+          'LimitExceeded',
+          `Maximum policy size of ${USER_INLINE_POLICIES_MAX_CHARS} bytes exceeded for user ${user.userName}`,
+          409,
+        );
+      if (user.inlinePolicies.size === 0 && user.permissions) user.seededPermissions = user.permissions;
+      user.inlinePolicies.set(policyName, document);
+      applyInlinePolicies(user);
+      return undefined;
+    },
+    GetUserPolicy: (ctx) => {
+      const policyName = policyNameParam(ctx.params);
+      const user = targetUser(ctx, true);
+      // IAM answers the document URL-encoded (RFC 3986); callers decode it themselves.
+      return {
+        UserName: user.userName,
+        PolicyName: policyName,
+        PolicyDocument: encodeURIComponent(inlinePolicyOf(user, policyName)),
+      };
+    },
+    ListUserPolicies: (ctx) => {
+      const user = targetUser(ctx, true);
+      const names = [...user.inlinePolicies.keys()].sort((a, b) => a.localeCompare(b));
+      const { page, ...more } = paginate(ctx.params, names);
+      return { PolicyNames: page, ...more };
+    },
+    DeleteUserPolicy: (ctx) => {
+      const policyName = policyNameParam(ctx.params);
+      const user = targetUser(ctx, true);
+      inlinePolicyOf(user, policyName);
+      user.inlinePolicies.delete(policyName);
+      applyInlinePolicies(user);
+      return undefined;
     },
     GenerateCredentialReport: (ctx) => {
       const report = ctx.account.credentialReport;

@@ -1,0 +1,199 @@
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { LocalCloud } from './index';
+
+/** One Jenkins credential that holds a managed key. */
+export interface ScenarioCredential {
+  store: 'system' | { folder: string };
+  credentialId: string;
+  kind: 'aws' | 'usernamePassword';
+  description?: string;
+  iamRoleArn?: string;
+  iamExternalId?: string;
+  iamMfaSerialNumber?: string;
+  stsTokenDuration?: number;
+  usernameSecret?: boolean;
+}
+
+export interface ScenarioKey {
+  name: string;
+  iamUser: string;
+  path?: string;
+  ageDays: number;
+  secretName: string;
+  credentials: ScenarioCredential[];
+  /** A canary job that logs in to ECR with the first credential. */
+  canary?: boolean;
+  /** Whether the IAM user may call ecr:GetAuthorizationToken (default true). */
+  ecrAllowed?: boolean;
+}
+
+export interface SeededKey {
+  name: string;
+  iamUser: string;
+  accessKeyId: string;
+  secretArn: string;
+  createDate: string;
+}
+
+const DAY = 86_400_000;
+
+/** A Jenkins folder path of a credential store, or undefined for the system store. */
+const folderOf = (s: ScenarioCredential['store']): string | undefined =>
+  s === 'system' ? undefined : s.folder;
+
+/**
+ * Seeds a realistic setup on the local cloud: per key an IAM user on a path with one backdated key, a
+ * Secrets Manager secret holding it as AWSCURRENT, and Jenkins credentials holding it; a Jenkins user for
+ * the rotator whose API token lives in Secrets Manager. Returns the rotator configuration for it.
+ */
+export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], region = 'us-east-1') {
+  const { aws, jenkins } = cloud;
+  const sm = new SecretsManagerClient({
+    region,
+    endpoint: aws.url,
+    credentials: { accessKeyId: aws.admin.accessKeyId, secretAccessKey: aws.admin.secretAccessKey },
+  });
+  const acct = aws.state.defaultAccountId;
+  const rotatorToken = `11${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')}`;
+  const tokenSecret = await sm.send(
+    new CreateSecretCommand({ Name: 'key-rotator/jenkins-api-token', SecretString: rotatorToken }),
+  );
+  const seeded: SeededKey[] = [];
+  const folders = new Set<string>();
+  const credentials: unknown[] = [];
+  const jobs: unknown[] = [];
+  for (const k of keys) {
+    const user = aws.state.createUser(acct, k.iamUser, {
+      path: k.path ?? '/jenkins/',
+      createDate: aws.state.now() - (k.ageDays + 30) * DAY,
+      permissions: [
+        {
+          effect: 'Allow',
+          actions:
+            k.ecrAllowed === false
+              ? ['sts:GetCallerIdentity']
+              : ['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:PutImage', 'ecr:InitiateLayerUpload'],
+        },
+      ],
+    });
+    const key = aws.state.createAccessKey(user, {
+      createDate: aws.state.now() - k.ageDays * DAY,
+      established: true,
+    });
+    key.lastUsed = { date: aws.state.now() - DAY, serviceName: 'ecr', region };
+    const secret = await sm.send(
+      new CreateSecretCommand({
+        Name: k.secretName,
+        Description: `Access key of IAM user ${k.iamUser}, used by Jenkins`,
+        SecretString: JSON.stringify({
+          userName: k.iamUser,
+          accessKeyId: key.accessKeyId,
+          secretAccessKey: key.secretAccessKey,
+        }),
+        Tags: [{ Key: 'managed-by', Value: 'jenkins-key-rotator' }],
+      }),
+    );
+    for (const c of k.credentials) {
+      const folder = folderOf(c.store);
+      if (folder) folder.split('/').forEach((_, i, parts) => folders.add(parts.slice(0, i + 1).join('/')));
+      credentials.push({
+        store: c.store,
+        kind: c.kind,
+        id: c.credentialId,
+        scope: 'GLOBAL',
+        description: c.description ?? `${k.name} deploy key`,
+        ...(c.kind === 'aws'
+          ? {
+              accessKey: key.accessKeyId,
+              secretKey: key.secretAccessKey,
+              iamRoleArn: c.iamRoleArn ?? '',
+              iamExternalId: c.iamExternalId ?? '',
+              iamMfaSerialNumber: c.iamMfaSerialNumber ?? '',
+              ...(c.stsTokenDuration ? { stsTokenDuration: c.stsTokenDuration } : {}),
+            }
+          : {
+              username: key.accessKeyId,
+              password: key.secretAccessKey,
+              usernameSecret: c.usernameSecret ?? false,
+            }),
+      });
+    }
+    const first = k.credentials[0];
+    if (k.canary && first) {
+      const folder = folderOf(first.store);
+      jobs.push({
+        path: folder ? `${folder}/ecr-canary-${k.name}` : `ecr-canary-${k.name}`,
+        parameters: ['REASON'],
+        check: 'ecr-login',
+        credentialId: first.credentialId,
+        region,
+      });
+    }
+    seeded.push({
+      name: k.name,
+      iamUser: k.iamUser,
+      accessKeyId: key.accessKeyId,
+      secretArn: secret.ARN ?? k.secretName,
+      createDate: new Date(key.createDate).toISOString(),
+    });
+  }
+  const res = await fetch(`${jenkins.url}/_localcloud/seed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      users: [
+        {
+          id: 'key-rotator',
+          apiTokens: [rotatorToken],
+          permissions: [
+            'Overall/Read',
+            'Credentials/View',
+            'Credentials/Create',
+            'Credentials/Update',
+            'Job/Build',
+            'Job/Read',
+          ],
+        },
+      ],
+      folders: [...folders].sort(),
+      credentials,
+      jobs,
+    }),
+  });
+  if (!res.ok) throw new Error(`seeding Jenkins failed: ${res.status} ${await res.text()}`);
+  sm.destroy();
+  const config = {
+    version: 1,
+    keys: keys.map((k) => ({
+      name: k.name,
+      iamUser: k.iamUser,
+      secretId: k.secretName,
+      jenkins: k.credentials.map((c, i) => ({
+        name: `jenkins-${i}`,
+        url: jenkins.url,
+        user: 'key-rotator',
+        tokenSecretId: tokenSecret.Name ?? 'key-rotator/jenkins-api-token',
+        store: c.store,
+        credentialId: c.credentialId,
+        credentialKind: c.kind,
+      })),
+      verify: {
+        ecr: { region, registryLogin: true },
+        ...(k.canary && k.credentials[0]
+          ? {
+              canary: {
+                jenkins: 'jenkins-0',
+                job: (() => {
+                  const folder = folderOf(k.credentials[0].store);
+                  return folder ? `${folder}/ecr-canary-${k.name}` : `ecr-canary-${k.name}`;
+                })(),
+                parameters: { REASON: 'key rotation' },
+                timeoutSeconds: 60,
+              },
+            }
+          : {}),
+      },
+    })),
+  };
+  return { config, seeded, tokenSecretArn: tokenSecret.ARN };
+}

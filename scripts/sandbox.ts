@@ -1,0 +1,45 @@
+/**
+ * `npm run sandbox`: starts the local cloud and prints one JSON line with the endpoints and the seeded
+ * admin credentials (synthetic, valid only against this sandbox). Runs until SIGINT/SIGTERM.
+ *
+ * Options (environment): SANDBOX_AWS_PORT, SANDBOX_JENKINS_PORT, SANDBOX_PROPAGATION_DELAY_MS (default 3000:
+ * a new key works after a few seconds, like real IAM), SANDBOX_SEED=demo to seed the `npm start` scenario.
+ */
+import { startLocalCloud } from '../localcloud/index';
+import { seedDemo } from './demo-seed';
+
+const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
+
+const cloud = await startLocalCloud({
+  aws: {
+    port: num(process.env['SANDBOX_AWS_PORT'], 0),
+    propagationDelayMs: num(process.env['SANDBOX_PROPAGATION_DELAY_MS'], 3000),
+  },
+  jenkins: { port: num(process.env['SANDBOX_JENKINS_PORT'], 0) },
+});
+const seeded = process.env['SANDBOX_SEED'] === 'demo' ? await seedDemo(cloud) : undefined;
+console.log(
+  JSON.stringify({
+    aws: {
+      endpoint: cloud.aws.url,
+      region: cloud.aws.state.defaultRegion,
+      accountId: cloud.aws.state.defaultAccountId,
+      accessKeyId: cloud.aws.admin.accessKeyId,
+      secretAccessKey: cloud.aws.admin.secretAccessKey,
+      admin: `${cloud.aws.url}/_localcloud/`,
+      propagationDelayMs: cloud.aws.state.propagationDelayMs,
+    },
+    jenkins: {
+      url: cloud.jenkins.url,
+      username: cloud.jenkins.admin.username,
+      apiToken: cloud.jenkins.admin.apiToken,
+      admin: `${cloud.jenkins.url}/_localcloud/`,
+    },
+    ...(seeded ? { seeded: seeded.summary } : {}),
+  }),
+);
+const stop = () => {
+  void cloud.close().then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
