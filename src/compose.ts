@@ -1,0 +1,86 @@
+import { createAwsClients, assumeRoleIam, type AwsSetup } from './aws/clients';
+import { IamKeyStore } from './aws/key-store';
+import { AwsKeyProbe } from './aws/probe';
+import { SecretsManagerStore } from './aws/secret-store';
+import type { ManagedKey, RotatorConfig } from './config';
+import { InputError } from './domain/errors';
+import { RotationEngine, type EngineKey } from './engine/engine';
+import { systemClock, type Clock, type KeyStore, type Log } from './engine/ports';
+import { JenkinsSecretCache, JenkinsTarget, jenkinsClientFor } from './jenkins-target';
+
+export interface Composition {
+  config: RotatorConfig;
+  engine: RotationEngine;
+  secrets: SecretsManagerStore;
+  clients: ReturnType<typeof createAwsClients>;
+  /** The managed key a Secrets Manager SecretId (name or ARN) belongs to. */
+  keyForSecret(secretId: string): Promise<ManagedKey>;
+  keyStoreFor(key: ManagedKey): KeyStore;
+}
+
+/** The composition root: config + AWS setup -> adapters -> engine. Built once per cold start. */
+export function compose(
+  config: RotatorConfig,
+  aws: AwsSetup,
+  log: Log,
+  clock: Clock = systemClock,
+): Composition {
+  const clients = createAwsClients(aws);
+  const secrets = new SecretsManagerStore(clients.secrets);
+  const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }));
+  const keyStores = new Map<string, KeyStore>();
+  const keyStoreFor = (key: ManagedKey): KeyStore => {
+    let ks = keyStores.get(key.name);
+    if (!ks) {
+      ks = new IamKeyStore(
+        key.assumeRoleArn ? assumeRoleIam(clients, key.assumeRoleArn, key.externalId) : clients.iam,
+      );
+      keyStores.set(key.name, ks);
+    }
+    return ks;
+  };
+  const byName = new Map(config.keys.map((k) => [k.name, k]));
+  const managed = (key: EngineKey): ManagedKey => {
+    const k = byName.get(key.name);
+    if (!k) throw new InputError(`no managed key named ${key.name}`);
+    return k;
+  };
+  const engine = new RotationEngine({
+    secrets,
+    keyStore: (key) => Promise.resolve(keyStoreFor(managed(key))),
+    jenkins: async (key) => {
+      const k = managed(key);
+      return Promise.all(
+        k.jenkins.map(
+          async (t) =>
+            new JenkinsTarget(
+              t,
+              jenkinsClientFor(t, await tokens.get(t.tokenSecretId), k.policy.jenkinsTimeoutSeconds),
+            ),
+        ),
+      );
+    },
+    probe: new AwsKeyProbe(aws),
+    clock,
+    log,
+  });
+  const arnCache = new Map<string, ManagedKey>();
+  return {
+    config,
+    engine,
+    secrets,
+    clients,
+    keyStoreFor,
+    async keyForSecret(secretId) {
+      const direct = config.keys.find((k) => k.secretId === secretId);
+      if (direct) return direct;
+      const cached = arnCache.get(secretId);
+      if (cached) return cached;
+      const d = await secrets.describe(secretId);
+      const k = config.keys.find((x) => x.secretId === d.name || x.secretId === d.arn);
+      if (!k) throw new InputError(`secret ${d.name} is not a managed key in the configuration`);
+      arnCache.set(secretId, k);
+      return k;
+    },
+  };
+}
