@@ -20,9 +20,9 @@ export const lambdaContext = (remainingMs = 300_000): Context =>
  * Wires the real rotation hook (handler, engine, AWS SDK clients, Jenkins client) to the local cloud and
  * registers it with the emulated Secrets Manager as the rotation function `ROTATE_LAMBDA_ARN`.
  */
-export function wireRotator(cloud: LocalCloud, rawConfig: unknown) {
+export function wireRotator(cloud: LocalCloud, rawConfig: unknown, opts: { silent?: boolean } = {}) {
   const config = parseConfig(rawConfig);
-  const logger = createLogger('jenkins-key-rotator-test');
+  const logger = createLogger('jenkins-key-rotator-test', opts.silent ? 'SILENT' : undefined);
   const composition: Composition = compose(
     config,
     {
