@@ -1,6 +1,6 @@
 import type { RequestContext, ServiceModule } from './context';
 import { AwsError, noSuchEntity, validationError } from './errors';
-import { queryStructList, type QueryParams } from './protocols';
+import { queryList, queryStructList, type QueryParams } from './protocols';
 import type { AccessKeyRecord, AccountState, AwsState, Statement, Tag, UserRecord } from './state';
 
 const NAME_PATTERN = '[\\w+=,.@-]+';
@@ -339,6 +339,13 @@ export const iam: ServiceModule = {
         if (existing) existing.Value = tag.Value;
         else user.tags.push(tag);
       }
+      return undefined;
+    },
+    UntagUser: (ctx) => {
+      const keys = queryList(ctx.params, 'TagKeys');
+      ensure(keys.length > 0, 'TagKeys', undefined, 'not be null');
+      const user = targetUser(ctx, true);
+      user.tags = user.tags.filter((t) => !keys.includes(t.Key));
       return undefined;
     },
     ListUserTags: (ctx) => {

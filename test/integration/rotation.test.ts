@@ -198,6 +198,12 @@ describe('RotateSecret through the emulated Secrets Manager', () => {
     const stages = Object.values(d.VersionIdsToStages ?? {}).flat();
     expect(stages.filter((s) => s === 'AWSPENDING')).toEqual([]);
     expect(stages).toContain('AWSPREVIOUS');
+    // The intent record is gone; the deactivation is recorded for the clean-up after the grace period.
+    const tags = cloud.aws.state.account(cloud.aws.state.defaultAccountId).users.get(USER)?.tags ?? [];
+    expect(tags.map((t) => t.Key)).not.toContain('key-rotator:creating');
+    expect(tags.find((t) => t.Key === `key-rotator:deactivated:${before.accessKeyId}`)?.Value).toMatch(
+      /^\d{4}-/,
+    );
   });
 
   it('running a finished step again changes nothing', async () => {

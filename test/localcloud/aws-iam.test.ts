@@ -12,6 +12,7 @@ import {
   ListUserTagsCommand,
   paginateListUsers,
   TagUserCommand,
+  UntagUserCommand,
   UpdateAccessKeyCommand,
   type CreateUserCommandInput,
 } from '@aws-sdk/client-iam';
@@ -179,6 +180,24 @@ describe('IAM users', () => {
     expect(rest.Tags).toEqual([{ Key: 'c', Value: '3' }]);
     expect(rest.IsTruncated).toBe(false);
     expect(rest.Marker).toBeUndefined();
+  });
+
+  it('UntagUser removes the named tags and ignores keys that are absent', async () => {
+    await createUser({
+      UserName: 'untagged',
+      Tags: [
+        { Key: 'keep', Value: '1' },
+        { Key: 'drop', Value: '2' },
+      ],
+    });
+    await iam.send(new UntagUserCommand({ UserName: 'untagged', TagKeys: ['drop', 'never-there'] }));
+    const r = await iam.send(new ListUserTagsCommand({ UserName: 'untagged' }));
+    expect(r.Tags).toEqual([{ Key: 'keep', Value: '1' }]);
+    await expect(iam.send(new UntagUserCommand({ UserName: 'ghost', TagKeys: ['k'] }))).rejects.toMatchObject(
+      {
+        Code: 'NoSuchEntity',
+      },
+    );
   });
 
   it('TagUser and ListUserTags need an existing user', async () => {
