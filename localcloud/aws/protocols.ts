@@ -52,6 +52,7 @@ export function toXml(value: unknown): string {
 export const XMLNS: Record<string, string> = {
   iam: 'https://iam.amazonaws.com/doc/2010-05-08/',
   sts: 'https://sts.amazonaws.com/doc/2011-06-15/',
+  sns: 'http://sns.amazonaws.com/doc/2010-03-31/',
 };
 
 export function sendQueryResult(

@@ -2,7 +2,8 @@ import type { RawRoute, ServiceModule } from './context';
 import { ecr, ecrRegistry } from './ecr';
 import { iam } from './iam';
 import { secretsmanager } from './secretsmanager';
+import { sns } from './sns';
 import { sts } from './sts';
 
-export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr];
+export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr, sns];
 export const RAW_ROUTES: RawRoute[] = [ecrRegistry];

@@ -157,6 +157,24 @@ export interface RotationRun {
   finishedAt?: number;
 }
 
+export interface SnsTopicRecord {
+  arn: string;
+  name: string;
+  accountId: string;
+  region: string;
+  createdAt: number;
+}
+
+/** A message accepted by Publish, kept for tests and demos (see sns.ts). */
+export interface SnsMessageRecord {
+  messageId: string;
+  topicArn: string;
+  subject?: string;
+  message: string;
+  /** Emulated-clock epoch ms. */
+  at: number;
+}
+
 /** The event Secrets Manager sends a rotation Lambda. */
 export interface RotationEvent {
   Step: 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
@@ -227,6 +245,8 @@ export class AwsState {
   faults: Fault[] = [];
   readonly rotations: RotationRun[] = [];
   readonly rotationFunctions = new Map<string, RotationFunction>();
+  /** SNS topics by ARN, and every message published to them, oldest first. */
+  readonly sns = { topics: new Map<string, SnsTopicRecord>(), messages: [] as SnsMessageRecord[] };
   readonly callLog: { at: number; service: string; action: string; principal?: string; error?: string }[] =
     [];
 

@@ -1,0 +1,75 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import type { Composition } from '../src/compose';
+import type { AppLogger } from '../src/observability/logger';
+import {
+  notifySummary,
+  runScan,
+  ScanFailedError,
+  scanFailed,
+  type ScanOptions,
+  type ScanSummary,
+} from '../src/scan';
+import { defaultComposition, logger } from './runtime';
+
+export interface ScanDeps {
+  composition: () => Promise<Composition>;
+  logger: AppLogger;
+  metrics: Metrics;
+  /** ROTATION_LAMBDA_ARN: set on secrets that have no rotation function yet. */
+  rotationLambdaArn?: string | undefined;
+  /** NOTIFY_TOPIC_ARN: used when the configuration names no SNS topic. */
+  notifyTopicArn?: string | undefined;
+  /** Thresholds, the inventory source, and the clock (tests). */
+  options?: ScanOptions;
+}
+
+export const METRICS_NAMESPACE = 'JenkinsKeyRotator';
+
+function publishMetrics(metrics: Metrics, s: ScanSummary): void {
+  metrics.addMetric('RotationsStarted', MetricUnit.Count, s.counts.started);
+  metrics.addMetric('RotationFailures', MetricUnit.Count, s.counts.failed);
+  metrics.addMetric('KeysDeleted', MetricUnit.Count, s.counts.deleted);
+  metrics.addMetric('UnmanagedStaleKeys', MetricUnit.Count, s.counts.unmanagedStale);
+  metrics.publishStoredMetrics();
+}
+
+/**
+ * The scheduled scan (EventBridge): runs the scan over every target, then reports one summary as the result, one
+ * log line, CloudWatch metrics (EMF) and notifications; finally throws if anything failed, so alarms fire.
+ */
+export function createScanHandler(deps: ScanDeps) {
+  return middy(async (): Promise<ScanSummary> => {
+    const composition = await deps.composition();
+    const summary = await runScan(composition, {
+      ...deps.options,
+      log: deps.logger,
+      ...(deps.rotationLambdaArn ? { rotationLambdaArn: deps.rotationLambdaArn } : {}),
+    }).catch((err: unknown) => {
+      // Nothing could be decided (e.g. no credentials at all): no summary to send; the invocation fails.
+      deps.logger.error('scan could not run', { error: err });
+      throw err;
+    });
+    summary.notifications = await notifySummary(composition, summary, {
+      ...(deps.notifyTopicArn ? { topicArn: deps.notifyTopicArn } : {}),
+    });
+    const failed = scanFailed(summary);
+    if (failed) deps.logger.error('scan finished with failures', { summary });
+    else deps.logger.info('scan finished', { summary });
+    publishMetrics(deps.metrics, summary);
+    if (failed) throw new ScanFailedError(summary);
+    return summary;
+  });
+}
+
+const env = (name: string) => process.env[name]?.trim() || undefined;
+
+export const handler = createScanHandler({
+  composition: defaultComposition,
+  logger,
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'jenkins-key-rotator' }),
+  rotationLambdaArn: env('ROTATION_LAMBDA_ARN'),
+  notifyTopicArn: env('NOTIFY_TOPIC_ARN'),
+  // The role may read only users on this path (serverless.yml's userPath): list only those.
+  options: { pathPrefix: env('IAM_USER_PATH') ?? '/' },
+});

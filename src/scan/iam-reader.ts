@@ -1,0 +1,129 @@
+import {
+  CredentialReportExpiredException,
+  CredentialReportNotPresentException,
+  CredentialReportNotReadyException,
+  GenerateCredentialReportCommand,
+  GetAccessKeyLastUsedCommand,
+  GetCredentialReportCommand,
+  GetUserCommand,
+  type IAMClient,
+  ListAccessKeysCommand,
+  ListUsersCommand,
+  ListUserTagsCommand,
+  NoSuchEntityException,
+} from '@aws-sdk/client-iam';
+import type { AccessKeyMeta } from '../domain/keys';
+import type { Clock } from '../engine/ports';
+import { withBackoff } from './limit';
+
+export interface IamUserRef {
+  userName: string;
+  path: string;
+  arn: string;
+}
+
+export type CredentialReportResult =
+  { generatedAt: Date; csv: string } | { missing: 'not-present' | 'expired' | 'in-progress' };
+
+/** The read-only IAM calls the inventory makes, in one account. Every list is read to its end. */
+export interface IamReader {
+  generateCredentialReport(): Promise<string>;
+  getCredentialReport(): Promise<CredentialReportResult>;
+  listUsers(pathPrefix: string): Promise<IamUserRef[]>;
+  /** Undefined when the user does not exist. */
+  getUser(userName: string): Promise<IamUserRef | undefined>;
+  listAccessKeys(userName: string): Promise<AccessKeyMeta[]>;
+  lastUsed(accessKeyId: string): Promise<{ date?: Date; service?: string }>;
+  userTags(userName: string): Promise<Record<string, string>>;
+}
+
+/** IamReader over an IAMClient; each call waits out throttling (see `withBackoff`). */
+export function sdkIamReader(iam: IAMClient, clock: Clock): IamReader {
+  const send = <T>(fn: () => Promise<T>) => withBackoff(fn, clock);
+  return {
+    async generateCredentialReport() {
+      const r = await send(() => iam.send(new GenerateCredentialReportCommand({})));
+      return r.State ?? 'STARTED';
+    },
+    async getCredentialReport() {
+      try {
+        const r = await send(() => iam.send(new GetCredentialReportCommand({})));
+        if (!r.Content || !r.GeneratedTime) return { missing: 'not-present' };
+        return { generatedAt: r.GeneratedTime, csv: Buffer.from(r.Content).toString('utf8') };
+      } catch (err) {
+        if (err instanceof CredentialReportNotReadyException) return { missing: 'in-progress' };
+        if (err instanceof CredentialReportExpiredException) return { missing: 'expired' };
+        if (err instanceof CredentialReportNotPresentException) return { missing: 'not-present' };
+        throw err;
+      }
+    },
+    async listUsers(pathPrefix) {
+      const out: IamUserRef[] = [];
+      let marker: string | undefined;
+      do {
+        const r = await send(() =>
+          iam.send(
+            new ListUsersCommand({
+              PathPrefix: pathPrefix,
+              MaxItems: 1000,
+              ...(marker ? { Marker: marker } : {}),
+            }),
+          ),
+        );
+        for (const u of r.Users ?? [])
+          if (u.UserName && u.Arn) out.push({ userName: u.UserName, path: u.Path ?? '/', arn: u.Arn });
+        // IAM may return fewer items than asked even when more follow: only IsTruncated ends the loop.
+        marker = r.IsTruncated ? r.Marker : undefined;
+      } while (marker);
+      return out;
+    },
+    async getUser(userName) {
+      try {
+        const r = await send(() => iam.send(new GetUserCommand({ UserName: userName })));
+        const u = r.User;
+        return u?.UserName && u.Arn ? { userName: u.UserName, path: u.Path ?? '/', arn: u.Arn } : undefined;
+      } catch (err) {
+        if (err instanceof NoSuchEntityException) return undefined;
+        throw err;
+      }
+    },
+    async listAccessKeys(userName) {
+      const out: AccessKeyMeta[] = [];
+      let marker: string | undefined;
+      do {
+        const r = await send(() =>
+          iam.send(new ListAccessKeysCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) })),
+        );
+        for (const k of r.AccessKeyMetadata ?? [])
+          if (k.AccessKeyId && k.CreateDate)
+            out.push({
+              accessKeyId: k.AccessKeyId,
+              status: k.Status === 'Active' ? 'Active' : 'Inactive',
+              createDate: k.CreateDate,
+            });
+        marker = r.IsTruncated ? r.Marker : undefined;
+      } while (marker);
+      return out;
+    },
+    async lastUsed(accessKeyId) {
+      const r = await send(() => iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId })));
+      const u = r.AccessKeyLastUsed;
+      return {
+        ...(u?.LastUsedDate ? { date: u.LastUsedDate } : {}),
+        ...(u?.ServiceName && u.ServiceName !== 'N/A' ? { service: u.ServiceName } : {}),
+      };
+    },
+    async userTags(userName) {
+      const out: Record<string, string> = {};
+      let marker: string | undefined;
+      do {
+        const r = await send(() =>
+          iam.send(new ListUserTagsCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) })),
+        );
+        for (const t of r.Tags ?? []) if (t.Key) out[t.Key] = t.Value ?? '';
+        marker = r.IsTruncated ? r.Marker : undefined;
+      } while (marker);
+      return out;
+    },
+  };
+}

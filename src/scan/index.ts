@@ -1,0 +1,9 @@
+export { checkJenkinsTargets, type JenkinsTargetCheck } from './jenkins-check';
+export { executePlan, type ActionPorts, type ExecutionResult } from './execute';
+export { sdkIamReader, type IamReader, type IamUserRef } from './iam-reader';
+export { parseIsoDate, takeInventory, type InventoryOptions, type InventoryPorts } from './inventory';
+export { notifySummary, sendNotifications, type NotifyPorts, type NotifyTargets } from './notify';
+export { dueDate, isDue, planScan, type PlanOptions } from './plan';
+export { collectInventory, readSecretStates, runScan, type ScanOptions } from './run';
+export { ScanFailedError, scanFailed, summaryText, summaryTitle } from './summary';
+export type * from './types';

@@ -1,0 +1,250 @@
+import type { ManagedKey, RotatorConfig } from '../config';
+import { deactivatedTag } from '../engine/engine';
+import type {
+  DeleteAction,
+  Inventory,
+  InventoryUser,
+  ScanPlan,
+  SecretState,
+  SkipEntry,
+  UntagAction,
+} from './types';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface PlanOptions {
+  /** An unfinished rotation older than this is stuck: reported in progress and as a failure. Default 2. */
+  stuckAfterHours?: number;
+  /** Rotations that completed less than this long ago are listed as rotated. Default 24 (a daily scan). */
+  rotatedWithinHours?: number;
+  /** The function RotateSecret sets on secrets that have none yet (ROTATION_LAMBDA_ARN). */
+  rotationLambdaArn?: string;
+}
+
+const iso = (d: Date) => d.toISOString();
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/** A key is due once it is at least `maxAgeDays` whole days old. */
+export const isDue = (ageDays: number, maxAgeDays: number): boolean => ageDays >= maxAgeDays;
+
+/** When a key created at `createDate` becomes due. */
+export const dueDate = (createDate: Date, maxAgeDays: number): Date =>
+  new Date(createDate.getTime() + maxAgeDays * DAY);
+
+/**
+ * Decides a scan from what was observed, without side effects:
+ * - a managed key at or past its max age is rotated (RotateSecret), unless a rotation is unfinished (reported in
+ *   progress, and stuck past a threshold) or the rotation is certain to stop (reported as failed, with why);
+ * - a key is deleted only if this tool deactivated it (its user tag), the grace period has passed, it is still
+ *   inactive, it was not used after its deactivation and it is not AWSCURRENT; never any other key;
+ * - active keys of unmanaged users at or past the default max age are reported, never touched.
+ * Every managed key gets one outcome; every skip and failure says why.
+ */
+export function planScan(
+  inventory: Inventory,
+  config: RotatorConfig,
+  secretStates: readonly SecretState[],
+  now: Date,
+  opts: PlanOptions = {},
+): ScanPlan {
+  const plan: ScanPlan = {
+    now,
+    rotate: [],
+    delete: [],
+    untag: [],
+    skipped: [],
+    failed: [],
+    inProgress: [],
+    unmanagedStale: [],
+    rotated: [],
+  };
+  const stuckAfterMs = (opts.stuckAfterHours ?? 2) * HOUR;
+  const rotatedWithinMs = (opts.rotatedWithinHours ?? 24) * HOUR;
+
+  for (const p of inventory.problems) {
+    if (p.key) continue; // reported with the key below
+    if (p.user) plan.skipped.push({ key: `user/${p.user}`, reason: p.reason });
+    else plan.failed.push({ key: 'audit', reason: p.reason });
+  }
+
+  for (const key of config.keys) {
+    const user = inventory.users.find((u) => u.managedKey === key.name);
+    const state = secretStates.find((s) => s.key === key.name);
+    if (!user) {
+      const problem = inventory.problems.find((p) => p.key === key.name);
+      plan.failed.push({
+        key: key.name,
+        reason: problem?.reason ?? `IAM user ${key.iamUser} was not inventoried`,
+      });
+      continue;
+    }
+    if (!state || state.error !== undefined) {
+      plan.failed.push({ key: key.name, reason: state?.error ?? `secret ${key.secretId} was not read` });
+      planCleanup(plan, key, user, undefined, now);
+      continue;
+    }
+    if (state.lastRotatedDate && now.getTime() - state.lastRotatedDate.getTime() < rotatedWithinMs)
+      plan.rotated.push({
+        key: key.name,
+        ...(state.currentAccessKeyId ? { accessKeyId: state.currentAccessKeyId } : {}),
+        at: iso(state.lastRotatedDate),
+      });
+    planCleanup(plan, key, user, state.currentAccessKeyId, now);
+    planRotation(plan, key, user, state, now, stuckAfterMs, opts.rotationLambdaArn);
+  }
+
+  const maxAge = config.defaults.maxAgeDays;
+  for (const u of inventory.users) {
+    if (u.managedKey) continue;
+    for (const k of u.keys)
+      if (k.status === 'Active' && isDue(k.ageDays, maxAge))
+        plan.unmanagedStale.push({
+          user: u.userName,
+          accountId: u.accountId,
+          accessKeyId: k.accessKeyId,
+          ageDays: k.ageDays,
+          ...(k.lastUsedDate ? { lastUsedDate: iso(k.lastUsedDate) } : {}),
+        });
+  }
+  return plan;
+}
+
+function planRotation(
+  plan: ScanPlan,
+  key: ManagedKey,
+  user: InventoryUser,
+  state: SecretState,
+  now: Date,
+  stuckAfterMs: number,
+  rotationLambdaArn: string | undefined,
+): void {
+  const fail = (reason: string) => plan.failed.push({ key: key.name, reason });
+  if (state.currentUserName !== key.iamUser) {
+    fail(
+      `secret ${key.secretId} holds a key of user ${state.currentUserName ?? '(none)'}, but the configuration manages ${key.iamUser}`,
+    );
+    return;
+  }
+  if (state.pending) {
+    const created = state.pending.createdDate;
+    const stuck = created !== undefined && now.getTime() - created.getTime() >= stuckAfterMs;
+    plan.inProgress.push({
+      key: key.name,
+      secretId: key.secretId,
+      versionId: state.pending.versionId,
+      ...(created ? { since: iso(created) } : {}),
+      stuck,
+    });
+    if (stuck)
+      fail(
+        `rotation of secret ${key.secretId} (version ${state.pending.versionId}) has not finished since ${iso(created)}; it blocks every later rotation: look at the rotation function's logs, then retry it or cancel it (CancelRotateSecret)`,
+      );
+    return;
+  }
+  const current = user.keys.find((k) => k.accessKeyId === state.currentAccessKeyId);
+  if (!current) {
+    fail(
+      `AWSCURRENT of secret ${key.secretId} holds key ${state.currentAccessKeyId ?? '(none)'}, which is not a key of user ${user.userName}; fix the secret before rotating`,
+    );
+    return;
+  }
+  const maxAgeDays = key.policy.maxAgeDays;
+  if (!isDue(current.ageDays, maxAgeDays)) {
+    plan.skipped.push({
+      key: key.name,
+      accessKeyId: current.accessKeyId,
+      reason: `not due: ${current.ageDays} days old, rotated at ${maxAgeDays} days (${day(dueDate(current.createDate, maxAgeDays))})`,
+    });
+    return;
+  }
+  const due = `due (${current.ageDays} days old, max ${maxAgeDays})`;
+  // The engine stops rather than touch an active key it does not know (create-plan.ts): say so now.
+  const blocker = user.keys.find((k) => k.accessKeyId !== current.accessKeyId && k.status === 'Active');
+  if (blocker) {
+    fail(
+      `${due}, but user ${user.userName} has a second active key ${blocker.accessKeyId}; the rotation would stop until it is deactivated or deleted`,
+    );
+    return;
+  }
+  if (!state.rotationConfigured && !rotationLambdaArn) {
+    fail(`${due}, but secret ${key.secretId} has no rotation function and ROTATION_LAMBDA_ARN is not set`);
+    return;
+  }
+  plan.rotate.push({
+    key: key.name,
+    secretId: key.secretId,
+    userName: user.userName,
+    accountId: user.accountId,
+    accessKeyId: current.accessKeyId,
+    createDate: current.createDate,
+    ageDays: current.ageDays,
+    maxAgeDays,
+    ...(!state.rotationConfigured && rotationLambdaArn ? { rotationLambdaArn } : {}),
+  });
+}
+
+/** The clean-up guards, in order; the first that holds keeps the key. */
+function planCleanup(
+  plan: ScanPlan,
+  key: ManagedKey,
+  user: InventoryUser,
+  currentAccessKeyId: string | undefined,
+  now: Date,
+): void {
+  const tags = user.deactivationTags ?? {};
+  const skip = (accessKeyId: string, reason: string) =>
+    plan.skipped.push({ key: key.name, accessKeyId, reason } satisfies SkipEntry);
+  for (const accessKeyId of Object.keys(tags))
+    if (!user.keys.some((k) => k.accessKeyId === accessKeyId))
+      plan.untag.push({
+        key: key.name,
+        userName: user.userName,
+        accountId: user.accountId,
+        accessKeyId,
+        tagKey: deactivatedTag(accessKeyId),
+      } satisfies UntagAction);
+  for (const k of user.keys) {
+    const tagged = tags[k.accessKeyId] !== undefined;
+    if (!tagged) {
+      if (k.status === 'Inactive')
+        skip(k.accessKeyId, 'inactive, but not deactivated by this tool: left alone');
+      continue;
+    }
+    if (currentAccessKeyId === undefined) {
+      skip(k.accessKeyId, 'clean-up skipped: the secret could not be read, so AWSCURRENT is unknown');
+      continue;
+    }
+    if (k.accessKeyId === currentAccessKeyId) {
+      skip(k.accessKeyId, 'marked as deactivated by this tool, but it is AWSCURRENT: left alone');
+      continue;
+    }
+    if (k.status !== 'Inactive') {
+      skip(k.accessKeyId, `reactivated after this tool deactivated it (${tags[k.accessKeyId]}): left alone`);
+      continue;
+    }
+    const at = k.deactivatedAt;
+    if (!at) {
+      skip(k.accessKeyId, 'its deactivation tag does not hold a date: left alone');
+      continue;
+    }
+    const deleteFrom = new Date(at.getTime() + key.policy.deleteAfterDays * DAY);
+    if (now < deleteFrom) {
+      skip(k.accessKeyId, `deactivated ${iso(at)}; deleted after the grace period, from ${iso(deleteFrom)}`);
+      continue;
+    }
+    if (k.lastUsedDate && k.lastUsedDate > at) {
+      skip(k.accessKeyId, `used ${iso(k.lastUsedDate)}, after its deactivation ${iso(at)}: left alone`);
+      continue;
+    }
+    plan.delete.push({
+      key: key.name,
+      userName: user.userName,
+      accountId: user.accountId,
+      accessKeyId: k.accessKeyId,
+      deactivatedAt: at,
+      currentAccessKeyId,
+      tagKey: deactivatedTag(k.accessKeyId),
+    } satisfies DeleteAction);
+  }
+}

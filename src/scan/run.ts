@@ -1,0 +1,137 @@
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { assumeRoleIam } from '../aws/clients';
+import type { Composition } from '../compose';
+import type { ManagedKey } from '../config';
+import { InputError } from '../domain/errors';
+import { systemClock, type Clock, type Log } from '../engine/ports';
+import { executePlan, type ActionPorts } from './execute';
+import { sdkIamReader, type IamReader } from './iam-reader';
+import { takeInventory, type InventoryOptions, type InventoryPorts } from './inventory';
+import { mapLimit } from './limit';
+import { planScan, type PlanOptions } from './plan';
+import { readSecretState, startRotation } from './secret-state';
+import { summarize } from './summary';
+import type { Inventory, ScanSummary, SecretState } from './types';
+
+export interface ScanOptions extends InventoryOptions, PlanOptions {
+  /** Default: the system clock. Ages, grace periods and thresholds are measured with it. */
+  clock?: Clock;
+  log?: Log;
+}
+
+/** Clients the scan adds to a composition, built once per composition (a Lambda cold start). */
+interface ScanClients {
+  accountId?: Promise<string>;
+  roleIam: Map<string, IAMClient>;
+}
+const scanClients = new WeakMap<Composition, ScanClients>();
+
+function clientsOf(composition: Composition): ScanClients {
+  let c = scanClients.get(composition);
+  if (!c) scanClients.set(composition, (c = { roleIam: new Map() }));
+  return c;
+}
+
+/** IAM as the engine sees a managed key: the rotator's account, or through the key's role. */
+function iamFor(composition: Composition, key: ManagedKey): IAMClient {
+  if (!key.assumeRoleArn) return composition.clients.iam;
+  const c = clientsOf(composition);
+  const id = `${key.assumeRoleArn} ${key.externalId ?? ''}`;
+  let iam = c.roleIam.get(id);
+  if (!iam) c.roleIam.set(id, (iam = assumeRoleIam(composition.clients, key.assumeRoleArn, key.externalId)));
+  return iam;
+}
+
+function ownAccountId(composition: Composition): Promise<string> {
+  const c = clientsOf(composition);
+  if (!c.accountId) {
+    const p = composition.clients.sts.send(new GetCallerIdentityCommand({})).then((r) => {
+      if (!r.Account) throw new Error('GetCallerIdentity returned no account');
+      return r.Account;
+    });
+    p.catch(() => (c.accountId = undefined));
+    c.accountId = p;
+  }
+  return c.accountId;
+}
+
+function inventoryPorts(composition: Composition, clock: Clock, log?: Log): InventoryPorts {
+  const own = sdkIamReader(composition.clients.iam, clock);
+  const readers = new Map<string, IamReader>();
+  return {
+    clock,
+    own,
+    ownAccountId: () => ownAccountId(composition),
+    readerFor: (key) => {
+      if (!key.assumeRoleArn) return own;
+      let r = readers.get(key.name);
+      if (!r) readers.set(key.name, (r = sdkIamReader(iamFor(composition, key), clock)));
+      return r;
+    },
+    ...(log ? { log } : {}),
+  };
+}
+
+/**
+ * The keys of the account and of every managed user, for the scan and the CLI's `audit`: see `takeInventory`.
+ * Read-only.
+ */
+export function collectInventory(composition: Composition, opts: ScanOptions = {}): Promise<Inventory> {
+  return takeInventory(
+    composition.config,
+    inventoryPorts(composition, opts.clock ?? systemClock, opts.log),
+    opts,
+  );
+}
+
+/** The rotation state of each managed key's secret (all keys by default). Read-only. */
+export function readSecretStates(
+  composition: Composition,
+  keys: readonly ManagedKey[] = composition.config.keys,
+  concurrency = 4,
+): Promise<SecretState[]> {
+  return mapLimit(keys, concurrency, (k) => readSecretState(composition.clients.secrets, k));
+}
+
+function actionPorts(composition: Composition, clock: Clock, log?: Log): ActionPorts {
+  const byName = new Map(composition.config.keys.map((k) => [k.name, k]));
+  const key = (name: string) => {
+    const k = byName.get(name);
+    if (!k) throw new InputError(`no managed key named ${name}`);
+    return k;
+  };
+  const readers = new Map<string, IamReader>();
+  const reader = (name: string) => {
+    let r = readers.get(name);
+    if (!r) readers.set(name, (r = sdkIamReader(iamFor(composition, key(name)), clock)));
+    return r;
+  };
+  return {
+    clock,
+    listKeys: (name, userName) => reader(name).listAccessKeys(userName),
+    lastUsed: async (name, accessKeyId) => (await reader(name).lastUsed(accessKeyId)).date,
+    deleteKey: (name, userName, accessKeyId) =>
+      composition.keyStoreFor(key(name)).delete(userName, accessKeyId),
+    untag: (name, userName, tagKey) => composition.keyStoreFor(key(name)).untag(userName, tagKey),
+    startRotation: (a) => startRotation(composition.clients.secrets, a.secretId, a.rotationLambdaArn),
+    ...(log ? { log } : {}),
+  };
+}
+
+/**
+ * The scheduled scan: inventory, the secrets' rotation states, the pure plan, then the confirmed actions
+ * (clean-up, then RotateSecret for each due key). Every target is processed; failures are in the summary, which
+ * the caller reports (and fails on).
+ */
+export async function runScan(composition: Composition, opts: ScanOptions = {}): Promise<ScanSummary> {
+  const clock = opts.clock ?? systemClock;
+  const startedAt = clock.now();
+  const [inventory, states] = await Promise.all([
+    collectInventory(composition, { ...opts, clock }),
+    readSecretStates(composition, composition.config.keys, opts.concurrency),
+  ]);
+  const plan = planScan(inventory, composition.config, states, clock.now(), opts);
+  const done = await executePlan(plan, actionPorts(composition, clock, opts.log));
+  return summarize(inventory, plan, done, startedAt, clock.now());
+}

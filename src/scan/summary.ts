@@ -1,0 +1,108 @@
+import { RotationError } from '../domain/errors';
+import type { ExecutionResult } from './execute';
+import type { Inventory, ScanPlan, ScanSummary } from './types';
+
+/** Joins what was decided and what was done into the one summary of a scan. */
+export function summarize(
+  inventory: Inventory,
+  plan: ScanPlan,
+  done: ExecutionResult,
+  startedAt: Date,
+  finishedAt: Date,
+): ScanSummary {
+  const inProgress = [...plan.inProgress, ...done.inProgress];
+  const summary: Omit<ScanSummary, 'counts'> = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    accountId: inventory.accountId,
+    inventory: {
+      source: inventory.source,
+      ...(inventory.reportGeneratedAt
+        ? { reportGeneratedAt: inventory.reportGeneratedAt.toISOString() }
+        : {}),
+      ...(inventory.reportSkippedReason ? { reportSkippedReason: inventory.reportSkippedReason } : {}),
+      users: inventory.users.length,
+      keys: inventory.users.reduce((n, u) => n + u.keys.length, 0),
+    },
+    rotated: plan.rotated,
+    started: done.started,
+    skipped: [...plan.skipped, ...done.skipped],
+    failed: [...plan.failed, ...done.failed],
+    deleted: done.deleted,
+    inProgress,
+    unmanagedStale: plan.unmanagedStale,
+    notifications: [],
+  };
+  return { ...summary, counts: countsOf(summary) };
+}
+
+export function countsOf(s: Omit<ScanSummary, 'counts'>): ScanSummary['counts'] {
+  return {
+    rotated: s.rotated.length,
+    started: s.started.length,
+    skipped: s.skipped.length,
+    failed: s.failed.length,
+    deleted: s.deleted.length,
+    inProgress: s.inProgress.length,
+    stuck: s.inProgress.filter((p) => p.stuck).length,
+    unmanagedStale: s.unmanagedStale.length,
+  };
+}
+
+/** A scan that finished with failures: thrown after everything was processed, so that alarms fire. */
+export class ScanFailedError extends RotationError {
+  constructor(readonly summary: ScanSummary) {
+    const failed = summary.failed.map((f) => `${f.key}: ${f.reason}`);
+    const notify = summary.notifications
+      .filter((n) => !n.ok)
+      .map((n) => `${n.channel}: ${n.detail ?? 'failed'}`);
+    const parts = [
+      ...(failed.length ? [`${failed.length} failure(s): ${failed.join('; ')}`] : []),
+      ...(notify.length ? [`notification failed: ${notify.join('; ')}`] : []),
+    ];
+    super(`scan finished with ${parts.join('; and ')}`, 'ScanFailed', { counts: summary.counts });
+    this.name = 'ScanFailedError';
+  }
+}
+
+/** True when the scan must fail its invocation: a target failed, or the report did not reach its audience. */
+export const scanFailed = (s: ScanSummary): boolean =>
+  s.failed.length > 0 || s.notifications.some((n) => !n.ok);
+
+/** One line for a mail subject or a chat title (SNS: ASCII, no line breaks, under 100 characters). */
+export function summaryTitle(s: ScanSummary): string {
+  const c = s.counts;
+  const status = c.failed ? 'FAILED' : 'ok';
+  const title =
+    `Key rotation scan ${status}: ${c.started} started, ${c.failed} failed, ${c.deleted} deleted, ` +
+    `${c.unmanagedStale} unmanaged stale`;
+  return title.replace(/[^\x20-\x7e]/g, '?').slice(0, 99);
+}
+
+const MAX_LINES = 20;
+
+/** A short human-readable report, for chat. Ids and reasons only. */
+export function summaryText(s: ScanSummary): string {
+  const lines = [`*${summaryTitle(s)}* (account ${s.accountId}, ${s.finishedAt})`];
+  const section = <T>(title: string, items: readonly T[], line: (x: T) => string) => {
+    if (!items.length) return;
+    lines.push(`${title}:`);
+    for (const x of items.slice(0, MAX_LINES)) lines.push(`• ${line(x)}`);
+    if (items.length > MAX_LINES) lines.push(`• … and ${items.length - MAX_LINES} more`);
+  };
+  section('Failed', s.failed, (f) => `${f.key}: ${f.reason}`);
+  section('Rotation started', s.started, (x) => `${x.key}: key ${x.accessKeyId}, ${x.ageDays} days old`);
+  section('Rotated', s.rotated, (x) => `${x.key}: now ${x.accessKeyId ?? '?'} (${x.at})`);
+  section(
+    'In progress',
+    s.inProgress,
+    (x) => `${x.key}${x.stuck ? ' (STUCK)' : ''}${x.since ? ` since ${x.since}` : ''}`,
+  );
+  section('Deleted', s.deleted, (x) => `${x.user}: ${x.accessKeyId}`);
+  section(
+    'Unmanaged keys past the max age',
+    s.unmanagedStale,
+    (x) => `${x.user}: ${x.accessKeyId}, ${x.ageDays} days`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,212 @@
+/** One access key as the inventory saw it. Ids and dates only: the inventory never holds key material. */
+export interface InventoryKey {
+  accessKeyId: string;
+  status: 'Active' | 'Inactive';
+  createDate: Date;
+  /** Whole days since `createDate` at the inventory's `takenAt`. */
+  ageDays: number;
+  lastUsedDate?: Date;
+  lastUsedService?: string;
+  /** When this tool deactivated the key: the user tag `key-rotator:deactivated:<AccessKeyId>` (managed users). */
+  deactivatedAt?: Date;
+}
+
+export interface InventoryUser {
+  userName: string;
+  path: string;
+  arn: string;
+  accountId: string;
+  /** Name of the configured key that manages this user (iamUser + account), if any. */
+  managedKey?: string;
+  keys: InventoryKey[];
+  /**
+   * Managed users only: the raw values of this tool's deactivation tags, by the access key id they name, including
+   * tags whose key no longer exists and values that are not a date.
+   */
+  deactivationTags?: Record<string, string>;
+}
+
+export type InventorySource = 'credential-report' | 'list';
+
+/** The IAM users and access keys of the rotator's account, plus the managed users of other accounts. */
+export interface Inventory {
+  /** The clock's time when the inventory was taken; ages are relative to it. */
+  takenAt: Date;
+  /** The account the rotator runs in. */
+  accountId: string;
+  /** How the account's users were discovered. Managed users are always read directly (ListAccessKeys). */
+  source: InventorySource;
+  /** When `source` is the credential report: when IAM generated it. */
+  reportGeneratedAt?: Date;
+  /** Why the credential report was not used, when it was not. */
+  reportSkippedReason?: string;
+  users: InventoryUser[];
+  /**
+   * What could not be read. `key` names a managed key when the problem is one (its user is missing or unreadable);
+   * otherwise the problem is about a user (`user`) or the whole discovery (neither).
+   */
+  problems: InventoryProblem[];
+}
+
+export interface InventoryProblem {
+  key?: string;
+  user?: string;
+  accountId?: string;
+  reason: string;
+}
+
+/** What Secrets Manager says about one managed key's secret. Ids only: never the secret value. */
+export interface SecretState {
+  /** The managed key's name. */
+  key: string;
+  secretId: string;
+  arn?: string;
+  /** A rotation function is set on the secret (DescribeSecret's RotationLambdaARN). */
+  rotationConfigured: boolean;
+  currentVersionId?: string;
+  /** The access key id and user held by AWSCURRENT. */
+  currentAccessKeyId?: string;
+  currentUserName?: string;
+  /** AWSPENDING on a version other than AWSCURRENT's: a rotation that has not finished. */
+  pending?: { versionId: string; createdDate?: Date };
+  lastRotatedDate?: Date;
+  /** Why the secret could not be read; the key is then reported as failed. */
+  error?: string;
+}
+
+export interface RotateAction {
+  key: string;
+  secretId: string;
+  userName: string;
+  accountId: string;
+  /** The AWSCURRENT key that is due, and what the decision was based on. */
+  accessKeyId: string;
+  createDate: Date;
+  ageDays: number;
+  maxAgeDays: number;
+  /** Passed to RotateSecret as RotationLambdaARN: set only when the secret has no rotation function yet. */
+  rotationLambdaArn?: string;
+}
+
+export interface DeleteAction {
+  key: string;
+  userName: string;
+  accountId: string;
+  accessKeyId: string;
+  deactivatedAt: Date;
+  /** Keys the deletion must never touch, re-checked right before acting. */
+  currentAccessKeyId: string;
+  tagKey: string;
+}
+
+/** Removes a deactivation tag whose key no longer exists (IAM allows 50 tags per user). */
+export interface UntagAction {
+  key: string;
+  userName: string;
+  accountId: string;
+  accessKeyId: string;
+  tagKey: string;
+}
+
+export interface SkipEntry {
+  key: string;
+  reason: string;
+  accessKeyId?: string;
+}
+
+export interface FailEntry {
+  key: string;
+  reason: string;
+  accessKeyId?: string;
+}
+
+export interface InProgressEntry {
+  key: string;
+  secretId: string;
+  versionId?: string;
+  since?: string;
+  /** Older than the stuck threshold: it also counts as a failure, since it blocks every later rotation. */
+  stuck: boolean;
+}
+
+export interface UnmanagedStaleEntry {
+  user: string;
+  accountId: string;
+  accessKeyId: string;
+  ageDays: number;
+  lastUsedDate?: string;
+}
+
+export interface RotatedEntry {
+  key: string;
+  accessKeyId?: string;
+  at: string;
+}
+
+/** What a scan would do, decided from the inventory alone (pure). The actions are confirmed again before acting. */
+export interface ScanPlan {
+  now: Date;
+  rotate: RotateAction[];
+  delete: DeleteAction[];
+  untag: UntagAction[];
+  skipped: SkipEntry[];
+  failed: FailEntry[];
+  inProgress: InProgressEntry[];
+  unmanagedStale: UnmanagedStaleEntry[];
+  /** Rotations that completed recently (the secret's LastRotatedDate), for the report. */
+  rotated: RotatedEntry[];
+}
+
+export interface StartedEntry {
+  key: string;
+  secretId: string;
+  accessKeyId: string;
+  ageDays: number;
+  versionId?: string;
+}
+
+export interface DeletedEntry {
+  key: string;
+  user: string;
+  accountId: string;
+  accessKeyId: string;
+}
+
+export interface NotificationResult {
+  channel: 'sns' | 'webhook';
+  ok: boolean;
+  detail?: string;
+}
+
+/** One scan's result: the function's return value, its log line, its metrics and its notification. */
+export interface ScanSummary {
+  startedAt: string;
+  finishedAt: string;
+  accountId: string;
+  inventory: {
+    source: InventorySource;
+    reportGeneratedAt?: string;
+    reportSkippedReason?: string;
+    users: number;
+    keys: number;
+  };
+  rotated: RotatedEntry[];
+  started: StartedEntry[];
+  skipped: SkipEntry[];
+  failed: FailEntry[];
+  deleted: DeletedEntry[];
+  inProgress: InProgressEntry[];
+  unmanagedStale: UnmanagedStaleEntry[];
+  /** Filled in by the caller that sends notifications (the scan handler). */
+  notifications: NotificationResult[];
+  counts: {
+    rotated: number;
+    started: number;
+    skipped: number;
+    failed: number;
+    deleted: number;
+    inProgress: number;
+    stuck: number;
+    unmanagedStale: number;
+  };
+}
