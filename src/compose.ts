@@ -1,4 +1,6 @@
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { createAwsClients, assumeRoleIam, type AwsSetup } from './aws/clients';
+import { accessKeyOwner, callerAccountId } from './aws/identity';
 import { IamKeyStore } from './aws/key-store';
 import { AwsKeyProbe } from './aws/probe';
 import { SecretsManagerStore } from './aws/secret-store';
@@ -16,6 +18,10 @@ export interface Composition {
   /** The managed key a Secrets Manager SecretId (name or ARN) belongs to. */
   keyForSecret(secretId: string): Promise<ManagedKey>;
   keyStoreFor(key: ManagedKey): KeyStore;
+  /** The IAM user owning `accessKeyId` in `key`'s account (GetAccessKeyLastUsed), or undefined if not known there. */
+  accessKeyOwner(key: ManagedKey, accessKeyId: string): Promise<string | undefined>;
+  /** The account of the rotator's own credentials, looked up once. */
+  ownAccountId(): Promise<string>;
 }
 
 /** The composition root: config + AWS setup -> adapters -> engine. Built once per cold start. */
@@ -28,17 +34,25 @@ export function compose(
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
   const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }));
+  const iamClients = new Map<string, IAMClient>();
+  const iamFor = (key: ManagedKey): IAMClient => {
+    let iam = iamClients.get(key.name);
+    if (!iam) {
+      iam = key.assumeRoleArn ? assumeRoleIam(clients, key.assumeRoleArn, key.externalId) : clients.iam;
+      iamClients.set(key.name, iam);
+    }
+    return iam;
+  };
   const keyStores = new Map<string, KeyStore>();
   const keyStoreFor = (key: ManagedKey): KeyStore => {
     let ks = keyStores.get(key.name);
     if (!ks) {
-      ks = new IamKeyStore(
-        key.assumeRoleArn ? assumeRoleIam(clients, key.assumeRoleArn, key.externalId) : clients.iam,
-      );
+      ks = new IamKeyStore(iamFor(key));
       keyStores.set(key.name, ks);
     }
     return ks;
   };
+  let ownAccount: Promise<string> | undefined;
   const byName = new Map(config.keys.map((k) => [k.name, k]));
   const managed = (key: EngineKey): ManagedKey => {
     const k = byName.get(key.name);
@@ -71,6 +85,14 @@ export function compose(
     secrets,
     clients,
     keyStoreFor,
+    accessKeyOwner: (key, accessKeyId) => accessKeyOwner(iamFor(key), accessKeyId),
+    ownAccountId() {
+      if (!ownAccount) {
+        ownAccount = callerAccountId(clients.sts);
+        ownAccount.catch(() => (ownAccount = undefined));
+      }
+      return ownAccount;
+    },
     async keyForSecret(secretId) {
       const direct = config.keys.find((k) => k.secretId === secretId);
       if (direct) return direct;

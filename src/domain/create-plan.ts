@@ -14,6 +14,11 @@ export interface CreateObservation {
   keys: AccessKeyMeta[];
   /** The engine's own record that it was about to create a key for some token (an IAM user tag). */
   intent?: { token: string; at: Date };
+  /**
+   * An emergency is replacing AWSCURRENT's key, which may already be gone (deleted by an earlier emergency whose
+   * rotation then failed): its absence is expected, not a sign of a wrong secret.
+   */
+  currentRevoked?: boolean;
 }
 
 export interface KeyDeletion {
@@ -41,7 +46,7 @@ export function planCreate(o: CreateObservation): CreatePlan {
       { pendingKeyId: o.pendingKeyId },
     );
   }
-  if (!ids.has(o.currentKeyId))
+  if (!ids.has(o.currentKeyId) && !o.currentRevoked)
     throw new UnsafeStateError(
       `AWSCURRENT holds key ${o.currentKeyId}, which is not a key of user ${o.userName}; fix the secret before rotating`,
       { currentKeyId: o.currentKeyId, userName: o.userName },

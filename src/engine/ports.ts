@@ -57,15 +57,16 @@ export const systemClock: Clock = {
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason as Error);
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          reject(signal.reason as Error);
-        },
-        { once: true },
-      );
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal?.reason as Error);
+      };
+      // The listener goes with the timer, so a long-lived signal does not collect one per sleep.
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };
 

@@ -1,0 +1,315 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/domain/errors';
+import {
+  emergencyFromHealthEvent,
+  emergencyRotate,
+  exposedKeysOf,
+  HEALTH_REASON,
+  isHealthEvent,
+  parseEmergencyInput,
+} from '../../src/engine/emergency';
+import { ACCOUNT, rawConfig, World } from './emergency-fakes';
+
+const PASTED_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+
+/** Runs a bad request and returns its InputError; the world must see no write (and, for `silent`, no call). */
+async function rejected(world: World, input: unknown, silent: boolean): Promise<InputError> {
+  const err = await emergencyRotate(world.composition(), input, { log: world.log, clock: world.clock }).catch(
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(InputError);
+  expect(world.writes).toEqual([]);
+  if (silent) expect(world.calls).toEqual([]);
+  return err as InputError;
+}
+
+const fieldsOf = (err: InputError) => err.details['fields'] as string[];
+
+describe('emergency input: each bad input is an InputError naming the field, and changes nothing', () => {
+  const cases: { name: string; input: unknown; fields: string[]; message: RegExp }[] = [
+    { name: 'null', input: null, fields: ['(payload)'], message: /JSON object/ },
+    { name: 'a string', input: 'jenkins-prod', fields: ['(payload)'], message: /JSON object/ },
+    {
+      name: 'an array',
+      input: [{ userName: 'jenkins-prod' }],
+      fields: ['(payload)'],
+      message: /JSON object/,
+    },
+    {
+      name: 'no target and no reason',
+      input: {},
+      fields: ['reason', 'userName'],
+      message: /userName: required/,
+    },
+    {
+      name: 'no target',
+      input: { reason: 'leaked in a build log' },
+      fields: ['userName'],
+      message: /name the IAM user \(userName\) or the leaked key \(accessKeyId\)/,
+    },
+    {
+      name: 'both targets',
+      input: { userName: 'jenkins-prod', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', reason: 'x' },
+      fields: ['accessKeyId'],
+      message: /not both/,
+    },
+    {
+      name: 'missing reason',
+      input: { userName: 'jenkins-prod' },
+      fields: ['reason'],
+      message: /reason: required/,
+    },
+    {
+      name: 'blank reason',
+      input: { userName: 'jenkins-prod', reason: '  ' },
+      fields: ['reason'],
+      message: /empty/,
+    },
+    {
+      name: 'reason not a string',
+      input: { userName: 'jenkins-prod', reason: 7 },
+      fields: ['reason'],
+      message: /reason/,
+    },
+    {
+      name: 'a malformed user name',
+      input: { userName: 'jenkins prod!', reason: 'x' },
+      fields: ['userName'],
+      message: /must be an IAM user name/,
+    },
+    {
+      name: 'a malformed key id',
+      input: { accessKeyId: 'not-a-key', reason: 'x' },
+      fields: ['accessKeyId'],
+      message: /must be an access key id/,
+    },
+    {
+      name: 'a temporary (ASIA) key id',
+      input: { accessKeyId: 'ASIAIOSFODNN7EXAMPLE', reason: 'x' },
+      fields: ['accessKeyId'],
+      message: /temporary key of an STS session/,
+    },
+    {
+      name: 'deleteOld not a boolean',
+      input: { userName: 'jenkins-prod', reason: 'x', deleteOld: 'yes' },
+      fields: ['deleteOld'],
+      message: /deleteOld/,
+    },
+    {
+      name: 'a malformed account id',
+      input: { userName: 'jenkins-prod', reason: 'x', accountId: '1234' },
+      fields: ['accountId'],
+      message: /12-digit/,
+    },
+    {
+      name: 'an unknown field',
+      input: { username: 'jenkins-prod', reason: 'x' },
+      fields: ['username', 'userName'],
+      message: /username: unknown field/,
+    },
+    {
+      name: 'a secret sent along',
+      input: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: PASTED_SECRET, reason: 'x' },
+      fields: ['secretAccessKey'],
+      message: /never send a secret/,
+    },
+    {
+      name: 'a secret pasted into the reason',
+      input: { userName: 'jenkins-prod', reason: `leaked ${PASTED_SECRET} on a forum` },
+      fields: ['reason'],
+      message: /contains a secret/,
+    },
+  ];
+
+  for (const c of cases)
+    it(`rejects ${c.name}, before any AWS or Jenkins call`, async () => {
+      const world = new World();
+      world.seed();
+      const err = await rejected(world, c.input, true);
+      expect([...fieldsOf(err)].sort()).toEqual([...c.fields].sort());
+      expect(err.message).toMatch(c.message);
+      expect(err.message).toMatch(/nothing was changed/);
+      expect(err.message).not.toContain(PASTED_SECRET);
+    });
+
+  it('rejects a user that is not managed, naming the managed ones, without any call', async () => {
+    const world = new World();
+    world.seed();
+    const err = await rejected(world, { userName: 'jenkins-staging', reason: 'x' }, true);
+    expect(fieldsOf(err)).toEqual(['userName']);
+    expect(err.message).toMatch(/jenkins-staging is not a managed IAM user \(managed: jenkins-prod\)/);
+  });
+
+  it('rejects a key id of a user this rotator does not manage, naming its owner, and touches nothing', async () => {
+    const world = new World();
+    world.seed();
+    const bob = world.addKey('bob');
+    const err = await rejected(world, { accessKeyId: bob.accessKeyId, reason: 'x' }, false);
+    expect(fieldsOf(err)).toEqual(['accessKeyId']);
+    expect(err.message).toMatch(
+      /belongs to IAM user bob, which this rotator does not manage: it was NOT touched/,
+    );
+    expect(world.keys.get(bob.accessKeyId)?.status).toBe('Active');
+  });
+
+  it('rejects a key id no managed account knows', async () => {
+    const world = new World();
+    world.seed();
+    const err = await rejected(world, { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', reason: 'x' }, false);
+    expect(fieldsOf(err)).toEqual(['accessKeyId']);
+    expect(err.message).toMatch(/not a key of any managed user/);
+    // GetAccessKeyLastUsed first, then ListAccessKeys on the managed users as a fallback; reads only.
+    expect(world.calls).toEqual(['iam.owner AKIAIOSFODNN7EXAMPLE', 'iam.list jenkins-prod']);
+  });
+
+  it('rejects an account without managed keys', async () => {
+    const world = new World();
+    world.seed();
+    const err = await rejected(
+      world,
+      { userName: 'jenkins-prod', reason: 'x', accountId: '999988887777' },
+      false,
+    );
+    expect(fieldsOf(err)).toEqual(['accountId']);
+    expect(world.calls).toEqual(['sts.ownAccount']);
+  });
+
+  it('asks for accountId when the user name is managed in two accounts', async () => {
+    const cfg = rawConfig([
+      { name: 'prod', iamUser: 'jenkins' },
+      { name: 'other', iamUser: 'jenkins' },
+    ]);
+    (cfg.keys[1] as Record<string, unknown>)['accountId'] = '444455556666';
+    const world = new World(cfg);
+    const err = await rejected(world, { userName: 'jenkins', reason: 'x' }, true);
+    expect(fieldsOf(err)).toEqual(['accountId']);
+    expect(err.message).toMatch(/managed in several accounts/);
+  });
+
+  it('accepts a good request and fills the defaults', () => {
+    expect(parseEmergencyInput({ userName: 'jenkins-prod', reason: '  leaked in a log  ' })).toEqual({
+      userName: 'jenkins-prod',
+      reason: 'leaked in a log',
+      deleteOld: false,
+    });
+  });
+});
+
+/** AWS's documented example of the event (AWS Health, "security event"), with a real-looking key id. */
+const healthEvent = (over: Record<string, unknown> = {}, detail: Record<string, unknown> = {}) => ({
+  version: '0',
+  id: '121345678-1234-1234-1234-123456789012',
+  'detail-type': 'AWS Health Event',
+  source: 'aws.health',
+  account: ACCOUNT,
+  time: '2016-06-05T06:27:57Z',
+  region: 'us-east-1',
+  resources: [],
+  detail: {
+    eventArn:
+      'arn:aws:health:us-east-1::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_ABC',
+    service: 'RISK',
+    eventTypeCode: 'AWS_RISK_CREDENTIALS_EXPOSED',
+    eventTypeCategory: 'issue',
+    startTime: 'Sat, 05 Jun 2016 15:10:09 GMT',
+    eventDescription: [
+      { language: 'en_US', latestDescription: 'A description of the event will be provided here' },
+    ],
+    affectedEntities: [{ entityValue: 'AKIAIOSFODNN7EXAMPLE' }],
+    ...detail,
+  },
+  ...over,
+});
+
+describe('AWS Health AWS_RISK_CREDENTIALS_EXPOSED events', () => {
+  it('recognises a Health event and not a manual request', () => {
+    expect(isHealthEvent(healthEvent())).toBe(true);
+    expect(isHealthEvent({ userName: 'jenkins-prod', reason: 'x' })).toBe(false);
+    expect(isHealthEvent(null)).toBe(false);
+  });
+
+  it('maps the exposed key and the account of the event', () => {
+    expect(exposedKeysOf(healthEvent())).toEqual({
+      eventArn: expect.stringContaining('AWS_RISK_CREDENTIALS_EXPOSED') as unknown,
+      keys: [{ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', accountId: ACCOUNT }],
+    });
+  });
+
+  it('reads resources too, prefers an entity account, and names each key once', () => {
+    const e = healthEvent(
+      { resources: ['AKIAIOSFODNN7EXAMPLE', 'AKIAI44QH8DHBEXAMPLE', 'arn:aws:iam::111122223333:user/x'] },
+      {
+        service: 'ABUSE',
+        affectedEntities: [{ entityValue: 'AKIAIOSFODNN7EXAMPLE', awsAccountId: '444455556666' }],
+      },
+    );
+    expect(exposedKeysOf(e).keys).toEqual([
+      { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', accountId: '444455556666' },
+      { accessKeyId: 'AKIAI44QH8DHBEXAMPLE', accountId: ACCOUNT },
+    ]);
+  });
+
+  it('refuses another Health event type, naming detail.eventTypeCode', () => {
+    const err = (() => {
+      try {
+        exposedKeysOf(healthEvent({}, { eventTypeCode: 'AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED' }));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).details['fields']).toEqual(['detail.eventTypeCode']);
+  });
+
+  it('refuses an event without a key id or without a detail', () => {
+    expect(() => exposedKeysOf(healthEvent({}, { affectedEntities: [{ entityValue: 'i-0abc' }] }))).toThrow(
+      /detail.affectedEntities: names no access key id/,
+    );
+    expect(() => exposedKeysOf({ source: 'aws.health', 'detail-type': 'AWS Health Event' })).toThrow(
+      /detail: /,
+    );
+  });
+
+  it('rotates a managed exposed key with the Health reason, and never deletes it', async () => {
+    const world = new World();
+    const leaked = world.seed();
+    const event = healthEvent({}, { affectedEntities: [{ entityValue: leaked.accessKeyId }] });
+    const report = await emergencyFromHealthEvent(world.composition(), event, {
+      log: world.log,
+      clock: world.clock,
+    });
+    expect(report.outcome).toBe('handled');
+    const [r] = report.results;
+    expect(r?.outcome).toBe('rotated');
+    expect(r && 'report' in r ? r.report.reason : '').toMatch(new RegExp(`^${HEALTH_REASON}`));
+    expect(world.keys.get(leaked.accessKeyId)?.status).toBe('Inactive');
+    expect(world.writes.filter((w) => w.startsWith('iam.delete'))).toEqual([]);
+  });
+
+  it('reports unmanaged and temporary keys loudly and touches none of them', async () => {
+    const world = new World();
+    world.seed();
+    const bob = world.addKey('bob');
+    const event = healthEvent(
+      {},
+      { affectedEntities: [{ entityValue: bob.accessKeyId }, { entityValue: 'ASIAIOSFODNN7EXAMPLE' }] },
+    );
+    const report = await emergencyFromHealthEvent(world.composition(), event, {
+      log: world.log,
+      clock: world.clock,
+    });
+    expect(report.outcome).toBe('failed');
+    expect(report.results.map((r) => [r.accessKeyId, r.outcome])).toEqual([
+      [bob.accessKeyId, 'unmanaged'],
+      ['ASIAIOSFODNN7EXAMPLE', 'unmanaged'],
+    ]);
+    expect(report.summary).toMatch(/belongs to IAM user bob.*NOT touched/);
+    expect(world.writes).toEqual([]);
+    expect(world.keys.get(bob.accessKeyId)?.status).toBe('Active');
+    expect(world.logs.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      expect.stringMatching(/exposed key not handled: key AKIA\w+ belongs to IAM user bob/),
+      expect.stringMatching(/exposed key not handled: key ASIA\w+ is a temporary STS key/),
+    ]);
+  });
+});
