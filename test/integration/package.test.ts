@@ -1,0 +1,529 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  actionsByRole,
+  attOf,
+  policyViolations,
+  readZip,
+  refOf,
+  resourcePolicyViolations,
+  resourcesOfType,
+  Resolver,
+  roleStatements,
+  type CfnResource,
+  type CfnTemplate,
+  type Json,
+  type JsonObject,
+  type PolicyRules,
+} from '../support/cfn';
+
+/**
+ * Packages the stack the way CI does (`serverless package --stage ci`, offline) and checks the CloudFormation
+ * it would deploy: functions, events, notifications, failure handling and, above all, the roles.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The `ci` stage's parameters in serverless.yml (its own values, else `params.default`). */
+const CI: PolicyRules = {
+  userPath: '/jenkins/',
+  secretPrefix: 'jenkins/',
+  tokenSecretPrefix: 'key-rotator/',
+  crossAccountRoleName: 'key-rotator',
+};
+const CONFIG_FILE = 'config/example.json';
+const CONFIG = JSON.parse(
+  await readFile(fileURLToPath(new URL(`../../${CONFIG_FILE}`, import.meta.url)), 'utf8'),
+) as { notifications: { snsTopicArn: string; slackWebhookSecretId: string } };
+const SERVICE = 'jenkins-key-rotator-ci';
+const FUNCTIONS = ['rotate', 'scan', 'emergency'] as const;
+type FunctionName = (typeof FUNCTIONS)[number];
+const logicalId = (fn: FunctionName) => `${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+const roleId = (fn: FunctionName) => `${fn[0]?.toUpperCase()}${fn.slice(1)}Role`;
+
+/**
+ * The permission table (README, "Permissions the stack creates"): every action each function's role holds.
+ * Adding an action to serverless.yml means adding it here and to the README.
+ */
+const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
+  rotate: [
+    'iam:CreateAccessKey',
+    'iam:DeleteAccessKey',
+    'iam:ListAccessKeys',
+    'iam:ListUserTags',
+    'iam:TagUser',
+    'iam:UntagUser',
+    'iam:UpdateAccessKey',
+    'logs:CreateLogStream',
+    'logs:PutLogEvents',
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:GetSecretValue',
+    'secretsmanager:PutSecretValue',
+    'secretsmanager:UpdateSecretVersionStage',
+    'sts:AssumeRole',
+  ],
+  scan: [
+    'iam:DeleteAccessKey',
+    'iam:GenerateCredentialReport',
+    'iam:GetAccessKeyLastUsed',
+    'iam:GetCredentialReport',
+    'iam:GetUser',
+    'iam:ListAccessKeys',
+    'iam:ListUserTags',
+    'iam:ListUsers',
+    'iam:UntagUser',
+    'lambda:InvokeFunction',
+    'logs:CreateLogStream',
+    'logs:PutLogEvents',
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:GetSecretValue',
+    'secretsmanager:ListSecretVersionIds',
+    'secretsmanager:RotateSecret',
+    'sns:Publish',
+    'sqs:SendMessage',
+    'sts:AssumeRole',
+  ],
+  emergency: [
+    'iam:CreateAccessKey',
+    'iam:DeleteAccessKey',
+    'iam:GetAccessKeyLastUsed',
+    'iam:ListAccessKeys',
+    'iam:ListUserTags',
+    'iam:TagUser',
+    'iam:UntagUser',
+    'iam:UpdateAccessKey',
+    'logs:CreateLogStream',
+    'logs:PutLogEvents',
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:GetSecretValue',
+    'secretsmanager:PutSecretValue',
+    'secretsmanager:UpdateSecretVersionStage',
+    'sqs:SendMessage',
+    'sts:AssumeRole',
+  ],
+};
+
+const execFileP = promisify(execFile);
+let dir = '';
+let template: CfnTemplate;
+let all: Resolver;
+let exact: Resolver;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'key-rotator-package-'));
+  await execFileP('npx', ['serverless', 'package', '--stage', 'ci', '--package', dir], {
+    cwd: ROOT,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+    timeout: 170_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  template = JSON.parse(
+    await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as CfnTemplate;
+  all = new Resolver(template, 'all');
+  exact = new Resolver(template, 'evaluate');
+}, 180_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const props = (r: CfnResource | undefined): JsonObject => r?.Properties ?? {};
+const resource = (id: string): CfnResource => {
+  const r = template.Resources[id];
+  if (!r) throw new Error(`no resource ${id} in the packaged template`);
+  return r;
+};
+const obj = (v: Json | undefined): JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {};
+const fnArn = (fn: FunctionName) => attOf(logicalId(fn), 'Arn');
+/** The rules whose targets include `fn`. */
+const rulesTargeting = (fn: FunctionName) =>
+  resourcesOfType(template, 'AWS::Events::Rule').filter(([, r]) =>
+    all.list(props(r)['Targets']).some((t) => all.strings(obj(t)['Arn']).includes(fnArn(fn))),
+  );
+const invokePermissions = (fn: FunctionName, principal: string) =>
+  resourcesOfType(template, 'AWS::Lambda::Permission').filter(
+    ([, r]) =>
+      exact.string(props(r)['Principal']) === principal &&
+      exact.strings(props(r)['FunctionName']).some((f) => f === fnArn(fn) || f === refOf(logicalId(fn))),
+  );
+const topic = () => refOf('NotifyTopic');
+/** The one element of `xs` (fails the test otherwise). */
+function only<T>(xs: T[], what: string): T {
+  expect(xs, what).toHaveLength(1);
+  const [x] = xs;
+  if (x === undefined) throw new Error(`no ${what}`);
+  return x;
+}
+/** The resources `role` is allowed `action` on. */
+const grantedOn = (r: Resolver, role: string, action: string): string[] =>
+  roleStatements(template, r)
+    .filter((s) => s.role === role && s.effect === 'Allow' && s.actions.includes(action))
+    .flatMap((s) => s.resources);
+
+describe('serverless package --stage ci', () => {
+  it('has the three functions on nodejs22.x, each with its handler, its own role and its log group', () => {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id);
+    expect(functions.sort()).toEqual(FUNCTIONS.map(logicalId).sort());
+    for (const fn of FUNCTIONS) {
+      const p = props(resource(logicalId(fn)));
+      expect(p['Runtime']).toBe('nodejs22.x');
+      expect(p['Handler']).toBe(`handlers/${fn}.handler`);
+      expect(p['FunctionName']).toBe(`${SERVICE}-${fn}`);
+      expect(p['Role']).toEqual({ 'Fn::GetAtt': [roleId(fn), 'Arn'] });
+      expect(obj(obj(p['Environment'])['Variables'])['KEY_ROTATOR_CONFIG']).toBe(`./${CONFIG_FILE}`);
+      const logGroups = resourcesOfType(template, 'AWS::Logs::LogGroup').map(
+        ([, r]) => props(r)['LogGroupName'],
+      );
+      expect(logGroups).toContain(`/aws/lambda/${SERVICE}-${fn}`);
+      // Only Lambda may assume the role.
+      const trust = obj(props(resource(roleId(fn)))['AssumeRolePolicyDocument']);
+      expect(trust['Statement']).toEqual([
+        { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ]);
+    }
+  });
+
+  it('runs the scan on the schedule, daily by default', () => {
+    const [id, rule] = only(rulesTargeting('scan'), 'rule targeting the scan');
+    expect(props(rule)['ScheduleExpression']).toBe('rate(1 day)');
+    expect(props(rule)['State']).toBe('ENABLED');
+    const permissions = invokePermissions('scan', 'events.amazonaws.com');
+    expect(permissions.map(([, p]) => exact.string(props(p)['SourceArn']))).toEqual([attOf(id, 'Arn')]);
+  });
+
+  it('sends AWS Health AWS_RISK_CREDENTIALS_EXPOSED events to the emergency function', () => {
+    const [, rule] = only(rulesTargeting('emergency'), 'rule targeting the emergency function');
+    expect(props(rule)['EventPattern']).toEqual({
+      source: ['aws.health'],
+      'detail-type': ['AWS Health Event'],
+      detail: { eventTypeCode: ['AWS_RISK_CREDENTIALS_EXPOSED'] },
+    });
+    expect(props(rule)['State']).toBe('ENABLED');
+    const ruleName = exact.string(props(rule)['Name']);
+    const permissions = invokePermissions('emergency', 'events.amazonaws.com');
+    expect(permissions.map(([, p]) => exact.string(props(p)['SourceArn']))).toEqual([
+      `arn:aws:events:us-east-1:123456789012:rule/${ruleName}`,
+    ]);
+    // Nothing else may invoke the emergency or the scan function.
+    expect(invokePermissions('emergency', 'secretsmanager.amazonaws.com')).toEqual([]);
+    expect(invokePermissions('scan', 'secretsmanager.amazonaws.com')).toEqual([]);
+  });
+
+  it('lets Secrets Manager invoke the rotation hook only on behalf of this account', () => {
+    const [, permission] = only(
+      invokePermissions('rotate', 'secretsmanager.amazonaws.com'),
+      'Secrets Manager permission',
+    );
+    const p = props(permission);
+    expect(exact.string(p['Action'])).toBe('lambda:InvokeFunction');
+    expect(exact.string(p['SourceAccount'])).toBe('123456789012');
+    expect(
+      resourcesOfType(template, 'AWS::Lambda::Permission').map(([, r]) =>
+        exact.string(props(r)['Principal']),
+      ),
+    ).not.toContain('sns.amazonaws.com');
+  });
+
+  it('notifies the topic the config names, else a topic of its own, and tells the scan which', () => {
+    // config/example.json names a topic: the scan publishes there, so the stack uses it and creates none.
+    const env = (fn: FunctionName) => obj(obj(props(resource(logicalId(fn)))['Environment'])['Variables']);
+    expect(exact.exists('NotifyTopic')).toBe(false);
+    expect(exact.string(env('scan')['NOTIFY_TOPIC_ARN'])).toBe(CONFIG.notifications.snsTopicArn);
+    expect(grantedOn(exact, 'ScanRole', 'sns:Publish')).toEqual([CONFIG.notifications.snsTopicArn]);
+    // With no topic named (notifyTopicArn parameter empty), the stack creates one and everything points at it.
+    const own = new Resolver(template, 'evaluate', { CreateNotifyTopic: true });
+    expect(resource('NotifyTopic').Type).toBe('AWS::SNS::Topic');
+    expect(own.exists('NotifyTopic')).toBe(true);
+    expect(own.string(env('scan')['NOTIFY_TOPIC_ARN'])).toBe(topic());
+    expect(grantedOn(own, 'ScanRole', 'sns:Publish')).toEqual([topic()]);
+
+    const scan = env('scan');
+    expect(exact.string(scan['ROTATION_LAMBDA_ARN'])).toBe(fnArn('rotate'));
+    expect(exact.string(scan['IAM_USER_PATH'])).toBe(CI.userPath);
+    // RotateSecret needs lambda:InvokeFunction on the rotation function, and only that function.
+    expect(grantedOn(exact, 'ScanRole', 'lambda:InvokeFunction')).toEqual([fnArn('rotate')]);
+    // The webhook secret the config names, and only it, besides the managed-key secrets.
+    expect(grantedOn(exact, 'ScanRole', 'secretsmanager:GetSecretValue').sort()).toEqual([
+      `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.secretPrefix}*`,
+      `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CONFIG.notifications.slackWebhookSecretId}-??????`,
+    ]);
+  });
+
+  it('alarms on failed rotations and on rotate errors, notifying the topic', () => {
+    const own = new Resolver(template, 'evaluate', { CreateNotifyTopic: true });
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([id, r]) => {
+      const p = props(r);
+      const dims = all
+        .list(p['Dimensions'])
+        .map((d) => `${exact.string(obj(d)['Name'])}=${exact.string(obj(d)['Value'])}`);
+      return {
+        id,
+        metric: `${exact.string(p['Namespace'])}/${exact.string(p['MetricName'])}`,
+        dims,
+        actions: exact.list(p['AlarmActions']).flatMap((a) => exact.strings(a)),
+        ownTopicActions: own.list(p['AlarmActions']).flatMap((a) => own.strings(a)),
+      };
+    });
+    const on = (metric: string, dim?: string) =>
+      alarms.filter((a) => a.metric === metric && (dim === undefined || a.dims.includes(dim)));
+    const failedRotations = [
+      ...on('JenkinsKeyRotator/RotationFailures'),
+      ...on('AWS/Lambda/Errors', `FunctionName=${refOf('ScanLambdaFunction')}`),
+    ];
+    expect(failedRotations.length).toBeGreaterThan(0);
+    expect(on('AWS/Lambda/Errors', `FunctionName=${refOf('RotateLambdaFunction')}`)).toHaveLength(1);
+    for (const a of alarms) {
+      expect(a.actions, a.id).toEqual([CONFIG.notifications.snsTopicArn]);
+      expect(a.ownTopicActions, a.id).toEqual([topic()]);
+    }
+  });
+
+  it('parks failed asynchronous scan and emergency invocations in a queue kept 14 days', () => {
+    for (const fn of ['scan', 'emergency'] as const) {
+      const [, config] = only(
+        resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(
+          ([, r]) => exact.string(props(r)['FunctionName']) === refOf(logicalId(fn)),
+        ),
+        `${fn} asynchronous invoke config`,
+      );
+      const destination = exact.string(
+        obj(obj(props(config)['DestinationConfig'])['OnFailure'])['Destination'],
+      );
+      const queueId = /^«GetAtt:(\w+)\.Arn»$/.exec(destination)?.[1] ?? '';
+      expect(resource(queueId).Type).toBe('AWS::SQS::Queue');
+      expect(props(resource(queueId))['MessageRetentionPeriod']).toBe(14 * 24 * 3600);
+      // Lambda sends to the destination with the function's own role.
+      expect(grantedOn(exact, roleId(fn), 'sqs:SendMessage')).toEqual([destination]);
+    }
+  });
+
+  it('gives each function exactly the permissions in the table', () => {
+    const actual = Object.fromEntries(FUNCTIONS.map((fn) => [fn, actionsByRole(template).get(roleId(fn))]));
+    expect(actual).toEqual(EXPECTED_ACTIONS);
+  });
+
+  it('grants no wildcard action, and IAM and Secrets Manager actions only on the configured path and prefixes', () => {
+    expect(policyViolations(template, CI)).toEqual([]);
+    expect(resourcePolicyViolations(template)).toEqual([]);
+  });
+
+  it('ships each function as its own bundle with the config file and without the local cloud', async () => {
+    const zips = (await readdir(dir)).filter((f) => f.endsWith('.zip')).sort();
+    expect(zips).toEqual(FUNCTIONS.map((fn) => `${fn}.zip`).sort());
+    const config = await readFile(join(ROOT, CONFIG_FILE));
+    for (const fn of FUNCTIONS) {
+      const entries = readZip(await readFile(join(dir, `${fn}.zip`)));
+      expect([...entries.keys()].sort(), fn).toEqual(
+        [CONFIG_FILE, `handlers/${fn}.mjs`, `handlers/${fn}.mjs.map`].sort(),
+      );
+      expect(entries.get(CONFIG_FILE)?.equals(config), `${fn}: ${CONFIG_FILE}`).toBe(true);
+      const bundle = entries.get(`handlers/${fn}.mjs`)?.toString('utf8') ?? '';
+      expect(bundle).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
+      expect(emulatorTraces(bundle), fn).toEqual([]);
+      const map = JSON.parse(entries.get(`handlers/${fn}.mjs.map`)?.toString('utf8') ?? '{}') as {
+        sources?: string[];
+      };
+      expect(map.sources?.length).toBeGreaterThan(0);
+      // The bundle is minified; its source map says which handler it was built from.
+      expect(map.sources?.some((s) => s.endsWith(`handlers/${fn}.ts`))).toBe(true);
+      expect(
+        map.sources?.filter((s) => /localcloud|\/test\/|\/scripts\//.test(s)),
+        fn,
+      ).toEqual([]);
+    }
+  });
+});
+
+/** Strings only the local cloud (the AWS and Jenkins emulators) contains. */
+function emulatorTraces(code: string): string[] {
+  return [/localcloud/i, /no AWS endpoint is configured for this emulator/]
+    .filter((re) => re.test(code))
+    .map(String);
+}
+
+describe('the checks themselves', () => {
+  const role = (statements: Json[], name = 'ScanRole'): [string, CfnResource] => [
+    name,
+    {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        Policies: [{ PolicyName: 'p', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+      },
+    },
+  ];
+  /** A copy of the packaged template with ScanRole's statements replaced. */
+  const withScanStatements = (...statements: Json[]): CfnTemplate => {
+    const copy = structuredClone(template);
+    const [, r] = role(statements);
+    copy.Resources['ScanRole'] = r;
+    return copy;
+  };
+  const allow = (Action: Json, Resource: Json): Json => ({ Effect: 'Allow', Action, Resource });
+  const sub = (s: string): Json => ({ 'Fn::Sub': s });
+  const violations = (t: CfnTemplate) => policyViolations(t, CI);
+  /** ScanRole's violations only: the checks below hold whatever the rest of the template is. */
+  const scanViolations = (t: CfnTemplate) => violations(t).filter((v) => v.startsWith('ScanRole'));
+  const LOGS = sub(
+    'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/jenkins-key-rotator-ci-scan:*',
+  );
+
+  it('accepts a minimal valid role', () => {
+    expect(scanViolations(withScanStatements(allow(['logs:PutLogEvents'], LOGS)))).toEqual([]);
+  });
+
+  it.each<[string, Json]>([
+    ['a wildcard action', allow('iam:*', sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:user/jenkins/*'))],
+    [
+      'a partial wildcard action',
+      allow(
+        'secretsmanager:Get*',
+        sub('arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:jenkins/*'),
+      ),
+    ],
+    ['a Deny with a wildcard action', { Effect: 'Deny', Action: 's3:*', Resource: '*' }],
+    ['NotAction', { Effect: 'Allow', NotAction: 'iam:DeleteUser', Resource: '*' }],
+    ['a key action on "*"', allow('iam:UpdateAccessKey', '*')],
+    [
+      'a key action on every user',
+      allow('iam:CreateAccessKey', sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*')),
+    ],
+    [
+      'a key action in another account',
+      allow('iam:DeleteAccessKey', 'arn:aws:iam::999999999999:user/jenkins/*'),
+    ],
+    [
+      'a write on the token secrets',
+      allow(
+        'secretsmanager:PutSecretValue',
+        sub('arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:key-rotator/*'),
+      ),
+    ],
+    [
+      'a read on every secret',
+      allow(
+        'secretsmanager:GetSecretValue',
+        sub('arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*'),
+      ),
+    ],
+    ['RotateSecret on "*"', allow('secretsmanager:RotateSecret', '*')],
+    ['AssumeRole on any role', allow('sts:AssumeRole', 'arn:aws:iam::*:role/*')],
+    [
+      'logs of another function',
+      allow(
+        'logs:PutLogEvents',
+        sub(
+          'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/jenkins-key-rotator-ci-rotate:*',
+        ),
+      ),
+    ],
+    ['publishing to every topic', allow('sns:Publish', 'arn:aws:sns:us-east-1:123456789012:*')],
+    [
+      'a wildcard in one branch of Fn::If',
+      { 'Fn::If': ['HasSlackWebhook', allow('secretsmanager:*', '*'), { Ref: 'AWS::NoValue' }] },
+    ],
+    [
+      'a wildcard resource in one branch of Fn::Join',
+      allow('iam:ListAccessKeys', {
+        'Fn::Join': [
+          '',
+          ['arn:aws:iam::123456789012:user', { 'Fn::If': ['HasSlackWebhook', '/jenkins/', '/'] }, '*'],
+        ],
+      }),
+    ],
+  ])('reports %s', (_name, statement) => {
+    expect(scanViolations(withScanStatements(allow(['logs:PutLogEvents'], LOGS), statement))).not.toEqual([]);
+  });
+
+  it('reports managed policies and a role shared by two functions', () => {
+    const managed = structuredClone(template);
+    const scanRole = managed.Resources['ScanRole'];
+    if (scanRole?.Properties)
+      scanRole.Properties['ManagedPolicyArns'] = ['arn:aws:iam::aws:policy/AdministratorAccess'];
+    expect(violations(managed).join('\n')).toMatch(/ScanRole: managed policies/);
+    const shared = structuredClone(template);
+    const emergency = shared.Resources['EmergencyLambdaFunction'];
+    if (emergency?.Properties) emergency.Properties['Role'] = { 'Fn::GetAtt': ['ScanRole', 'Arn'] };
+    expect(violations(shared).join('\n')).toMatch(/ScanRole: used by 2 functions/);
+  });
+
+  it('reports a wildcard in a separate AWS::IAM::Policy attached to a role', () => {
+    const t = structuredClone(template);
+    t.Resources['Extra'] = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        PolicyName: 'extra',
+        Roles: [{ Ref: 'RotateRole' }],
+        PolicyDocument: { Statement: [allow('secretsmanager:*', '*')] },
+      },
+    };
+    expect(violations(t).join('\n')).toMatch(/RotateRole\/Extra: wildcard action secretsmanager:\*/);
+  });
+
+  it('reports resource policies that allow anything to anyone', () => {
+    const t = structuredClone(template);
+    t.Resources['OpenQueuePolicy'] = {
+      Type: 'AWS::SQS::QueuePolicy',
+      Properties: {
+        Queues: [],
+        PolicyDocument: { Statement: [{ Effect: 'Allow', Principal: '*', Action: 'sqs:*', Resource: '*' }] },
+      },
+    };
+    t.Resources['OpenPermission'] = {
+      Type: 'AWS::Lambda::Permission',
+      Properties: { FunctionName: 'x', Action: 'lambda:*', Principal: '*' },
+    };
+    expect(resourcePolicyViolations(t)).toHaveLength(4);
+  });
+
+  it('resolves Fn::Sub, Fn::Join and both branches of Fn::If the way the packaged JSON uses them', () => {
+    expect(
+      all.strings(
+        sub('arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${ScanLambdaFunction.Arn}/${!literal}'),
+      ),
+    ).toEqual([`arn:aws:x:us-east-1:123456789012:${fnArn('scan')}/\${literal}`]);
+    expect(
+      all.strings({
+        'Fn::Join': [':', ['a', { Ref: 'AWS::Region' }, { 'Fn::If': ['CreateNotifyTopic', 'b', 'c'] }]],
+      }),
+    ).toEqual(['a:us-east-1:b', 'a:us-east-1:c']);
+    // ci's config names a topic, so CreateNotifyTopic is false; an override looks at the other branch.
+    expect(exact.strings({ 'Fn::If': ['CreateNotifyTopic', 'b', 'c'] })).toEqual(['c']);
+    expect(
+      new Resolver(template, 'evaluate', { CreateNotifyTopic: true }).strings({
+        'Fn::If': ['CreateNotifyTopic', 'b', 'c'],
+      }),
+    ).toEqual(['b']);
+    // An unset parameter's empty branch grants nothing.
+    expect(all.strings({ 'Fn::If': ['HasSlackWebhook', 'x', ''] })).toEqual(['x']);
+    expect(() => all.strings({ 'Fn::ImportValue': 'x' })).toThrow(/unsupported/);
+  });
+
+  it('finds the local cloud in a bundle that includes it', async () => {
+    const out = await build({
+      entryPoints: [join(ROOT, 'localcloud/index.ts')],
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    const code = out.outputFiles[0]?.text ?? '';
+    expect(emulatorTraces(code).length).toBeGreaterThan(0);
+  });
+
+  it('reads zip entries, and refuses what is not a zip', async () => {
+    const entries = readZip(await readFile(join(dir, 'rotate.zip')));
+    expect(entries.get(CONFIG_FILE)?.toString('utf8')).toBe(await readFile(join(ROOT, CONFIG_FILE), 'utf8'));
+    expect(() => readZip(Buffer.from('not a zip, just some bytes long enough to search'))).toThrow(
+      /not a zip/,
+    );
+  });
+});
