@@ -1,0 +1,249 @@
+/**
+ * `npm start`: the main job on the local cloud. Starts the AWS and Jenkins emulators, seeds a dev and a prod
+ * Jenkins user (prod's key 120 days old, dev's 10), runs the scheduled scan handler, lets the emulated Secrets
+ * Manager drive the rotation hook through its four steps, then checks independently what happened and prints a
+ * before/after report. Exits 0 only if the due key rotated, ECR accepted the new key, Jenkins holds it, the old
+ * key is refused, and the young key was left alone.
+ *
+ * LOG_LEVEL=INFO shows the rotator's structured JSON logs (on stdout, as in Lambda); the default is WARN.
+ */
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { createScanHandler, METRICS_NAMESPACE } from '../handlers/scan';
+import { startLocalCloud, type LocalCloud } from '../localcloud/index';
+import { LOCAL_ROTATE_LAMBDA_ARN, lambdaContext, wireRotationHook } from '../localcloud/wire';
+import { JenkinsClient } from '../src/jenkins/client';
+import { createLogger } from '../src/observability/logger';
+import type { ScanSummary } from '../src/scan';
+import { DEMO_KEYS, seedDemo } from './demo-seed';
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+process.env['POWERTOOLS_METRICS_DISABLED'] ??= 'true';
+
+const PROPAGATION_DELAY_MS = Number(process.env['START_PROPAGATION_DELAY_MS'] ?? 2500);
+const DAY = 86_400_000;
+const tty = process.stdout.isTTY;
+const mark = (ok: boolean) => (ok ? '✓' : '✗');
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+interface KeyRow {
+  name: string;
+  iamUser: string;
+  accessKeyId: string;
+  ageDays: number;
+  status: string;
+}
+
+function keyRows(cloud: LocalCloud): KeyRow[] {
+  const s = cloud.aws.state;
+  return DEMO_KEYS.flatMap((k) =>
+    s.keysOf(s.defaultAccountId, k.iamUser).map((key) => ({
+      name: k.name,
+      iamUser: k.iamUser,
+      accessKeyId: key.accessKeyId,
+      ageDays: Math.floor((s.now() - key.createDate) / DAY),
+      status: key.status,
+    })),
+  );
+}
+
+function printKeys(title: string, rows: KeyRow[]) {
+  say(title);
+  for (const r of rows)
+    say(`  ${r.iamUser.padEnd(14)} ${r.accessKeyId}  ${String(r.ageDays).padStart(4)} days  ${r.status}`);
+}
+
+/** Shows each finished step and, while setSecret waits for IAM, how long it has waited. */
+async function followRotations(cloud: LocalCloud, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  const shown = new Set<string>();
+  let waitingSince: number | undefined;
+  for (;;) {
+    const runs = cloud.aws.state.rotations;
+    for (const run of runs)
+      run.steps.forEach((st, i) => {
+        const id = `${run.token}:${i}`;
+        if (shown.has(id)) return;
+        shown.add(id);
+        if (tty && waitingSince !== undefined) process.stdout.write('\r\x1b[K');
+        say(`  ${mark(st.ok)} ${st.step}${st.ok ? '' : `: ${st.error ?? 'failed'}`}`);
+        waitingSince = undefined;
+      });
+    const running = runs.find((r) => r.status === 'running');
+    if (!running) return;
+    if (running.steps.length === 1) {
+      waitingSince ??= Date.now();
+      const s = ((Date.now() - waitingSince) / 1000).toFixed(1);
+      if (tty) process.stdout.write(`\r  … setSecret: waiting for the new key to propagate in IAM (${s} s)`);
+      else if (!shown.has(`${running.token}:wait`)) {
+        shown.add(`${running.token}:wait`);
+        say('  … setSecret: waiting for the new key to propagate in IAM');
+      }
+    }
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`rotation still running after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function authenticates(cloud: LocalCloud, creds: { accessKeyId: string; secretAccessKey: string }) {
+  const sts = new STSClient({
+    region: 'us-east-1',
+    endpoint: cloud.aws.url,
+    credentials: creds,
+    maxAttempts: 1,
+  });
+  try {
+    return { ok: true, arn: (await sts.send(new GetCallerIdentityCommand({}))).Arn ?? '' };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.name : String(err) };
+  } finally {
+    sts.destroy();
+  }
+}
+
+async function ecrLogin(cloud: LocalCloud, creds: { accessKeyId: string; secretAccessKey: string }) {
+  const ecr = new ECRClient({
+    region: 'us-east-1',
+    endpoint: cloud.aws.url,
+    credentials: creds,
+    maxAttempts: 1,
+  });
+  try {
+    const data = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
+    if (!data?.authorizationToken || !data.proxyEndpoint) return { ok: false, detail: 'no token' };
+    const res = await fetch(new URL('/v2/', data.proxyEndpoint), {
+      headers: { authorization: `Basic ${data.authorizationToken}` },
+    });
+    return { ok: res.status === 200, detail: `registry /v2/ answered ${res.status}` };
+  } catch (err) {
+    return { ok: false, detail: err instanceof Error ? err.name : String(err) };
+  } finally {
+    ecr.destroy();
+  }
+}
+
+async function main(): Promise<boolean> {
+  say(
+    'jenkins-key-rotator: the scheduled rotation on the local cloud (emulated AWS and Jenkins on 127.0.0.1)',
+  );
+  const cloud = await startLocalCloud({ aws: { propagationDelayMs: PROPAGATION_DELAY_MS } });
+  try {
+    const { config } = await seedDemo(cloud);
+    say(`  AWS emulator ${cloud.aws.url}, Jenkins emulator ${cloud.jenkins.url}`);
+    say(
+      `  a new IAM key becomes usable ${PROPAGATION_DELAY_MS / 1000} s after it is created, as in real IAM`,
+    );
+    say();
+    const before = keyRows(cloud);
+    printKeys('Before:', before);
+    say();
+
+    const logger = createLogger('jenkins-key-rotator', process.env['LOG_LEVEL'] ?? 'WARN');
+    const { composition } = wireRotationHook(cloud, config, logger, LOCAL_ROTATE_LAMBDA_ARN);
+    const scan = createScanHandler({
+      composition: () => Promise.resolve(composition),
+      logger,
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'jenkins-key-rotator' }),
+      rotationLambdaArn: LOCAL_ROTATE_LAMBDA_ARN,
+    });
+    say('Scheduled scan:');
+    let summary: ScanSummary | undefined;
+    try {
+      summary = await scan({}, lambdaContext(900_000, 'jenkins-key-rotator-local-scan'));
+    } catch (err) {
+      say(`  ✗ the scan failed: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+    for (const s of summary.started) say(`  → rotation started for ${s.key ?? JSON.stringify(s)}`);
+    for (const s of summary.skipped) say(`  · ${s.key ?? '?'} skipped: ${s.reason}`);
+    say('Rotation hook, driven by Secrets Manager:');
+    await followRotations(cloud, 180_000);
+    say();
+
+    const after = keyRows(cloud);
+    printKeys('After:', after);
+    say();
+
+    const sm = new SecretsManagerClient({
+      region: 'us-east-1',
+      endpoint: cloud.aws.url,
+      credentials: {
+        accessKeyId: cloud.aws.admin.accessKeyId,
+        secretAccessKey: cloud.aws.admin.secretAccessKey,
+      },
+    });
+    const checks: { ok: boolean; text: string }[] = [];
+    for (const k of DEMO_KEYS) {
+      const old = before.find((r) => r.iamUser === k.iamUser && r.status === 'Active');
+      const raw = (await sm.send(new GetSecretValueCommand({ SecretId: k.secretName }))).SecretString ?? '{}';
+      const current = JSON.parse(raw) as { accessKeyId: string; secretAccessKey: string };
+      const due = k.ageDays >= 90;
+      if (!old) {
+        checks.push({ ok: false, text: `${k.iamUser}: no key before the scan` });
+        continue;
+      }
+      if (!due) {
+        const untouched = current.accessKeyId === old.accessKeyId && (await authenticates(cloud, current)).ok;
+        checks.push({
+          ok: untouched,
+          text: `${k.iamUser}: key ${old.accessKeyId} is ${old.ageDays} days old, not due: left alone`,
+        });
+        continue;
+      }
+      checks.push({
+        ok: current.accessKeyId !== old.accessKeyId,
+        text: `${k.iamUser}: key ${old.accessKeyId} (${old.ageDays} days old) replaced by ${current.accessKeyId} in Secrets Manager (AWSCURRENT)`,
+      });
+      const ecr = await ecrLogin(cloud, current);
+      checks.push({
+        ok: ecr.ok,
+        text: `${k.iamUser}: ECR accepted the new key (GetAuthorizationToken, ${ecr.detail})`,
+      });
+      const jenkins = new JenkinsClient({
+        baseUrl: cloud.jenkins.url,
+        auth: { username: cloud.jenkins.admin.username, apiToken: cloud.jenkins.admin.apiToken },
+      });
+      for (const c of k.credentials) {
+        const store =
+          c.store === 'system'
+            ? ({ kind: 'system' } as const)
+            : { kind: 'folder' as const, path: c.store.folder };
+        const held = await jenkins.readAccessKeyId(store, c.credentialId);
+        const where = c.store === 'system' ? 'system store' : `folder ${c.store.folder}`;
+        checks.push({
+          ok: held === current.accessKeyId,
+          text: `${k.iamUser}: Jenkins credential ${c.credentialId} (${where}, ${c.kind}) holds ${held ?? 'nothing'}`,
+        });
+      }
+      const oldNow = after.find((r) => r.accessKeyId === old.accessKeyId);
+      const oldSecret = cloud.aws.state.accessKeys.get(old.accessKeyId)?.secretAccessKey;
+      const refused = oldSecret
+        ? await authenticates(cloud, { accessKeyId: old.accessKeyId, secretAccessKey: oldSecret })
+        : { ok: false, error: 'deleted' };
+      checks.push({
+        ok: oldNow?.status === 'Inactive' && !refused.ok,
+        text: `${k.iamUser}: the old key ${old.accessKeyId} is ${oldNow?.status ?? 'gone'} and AWS now refuses it (${refused.ok ? 'still accepted!' : refused.error})`,
+      });
+    }
+    sm.destroy();
+    say('Checks (made independently, with the public APIs):');
+    for (const c of checks) say(`  ${mark(c.ok)} ${c.text}`);
+    const ok = checks.every((c) => c.ok);
+    say();
+    say(ok ? 'All checks passed.' : 'Some checks FAILED.');
+    return ok;
+  } finally {
+    await cloud.close();
+  }
+}
+
+main().then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (err: unknown) => {
+    process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

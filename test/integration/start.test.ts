@@ -1,0 +1,36 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+function runStart(): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start.ts'], {
+      env: { ...process.env, START_PROPAGATION_DELAY_MS: '500', LOG_LEVEL: 'WARN' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+describe('npm start', () => {
+  it('rotates the 120-day key end to end, leaves the 10-day key alone and exits 0', async () => {
+    const { code, out } = await runStart();
+    expect(out).toMatch(/→ rotation started for prod-ecr-push/);
+    expect(out).toMatch(/dev-ecr-push skipped: not due/);
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+      expect(out).toContain(`✓ ${step}`);
+    expect(out).toMatch(/✓ jenkins-prod: ECR accepted the new key .*answered 200/);
+    expect(out).toMatch(/✓ jenkins-prod: Jenkins credential aws-prod \(system store, aws\) holds AKIA/);
+    expect(out).toMatch(/✓ jenkins-prod: Jenkins credential aws-prod-userpass \(folder team-a\/deploy/);
+    expect(out).toMatch(
+      /✓ jenkins-prod: the old key AKIA\w+ is Inactive and AWS now refuses it \(InvalidClientTokenId\)/,
+    );
+    expect(out).toMatch(/✓ jenkins-dev: key AKIA\w+ is 10 days old, not due: left alone/);
+    expect(out).not.toContain('✗');
+    expect(out).toContain('All checks passed.');
+    expect(code).toBe(0);
+  }, 120_000);
+});
