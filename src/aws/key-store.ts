@@ -12,26 +12,35 @@ import {
 import type { AccessKeyMeta } from '../domain/keys';
 import type { KeyStore } from '../engine/ports';
 
+/** Every access key of a user, all pages; `send` may wrap each call (throttling backoff). */
+export async function listAccessKeys(
+  iam: IAMClient,
+  userName: string,
+  send: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
+): Promise<AccessKeyMeta[]> {
+  const out: AccessKeyMeta[] = [];
+  let marker: string | undefined;
+  do {
+    const r = await send(() =>
+      iam.send(new ListAccessKeysCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) })),
+    );
+    for (const k of r.AccessKeyMetadata ?? [])
+      if (k.AccessKeyId && k.CreateDate)
+        out.push({
+          accessKeyId: k.AccessKeyId,
+          status: k.Status === 'Active' ? 'Active' : 'Inactive',
+          createDate: k.CreateDate,
+        });
+    marker = r.IsTruncated ? r.Marker : undefined;
+  } while (marker);
+  return out;
+}
+
 export class IamKeyStore implements KeyStore {
   constructor(private readonly iam: IAMClient) {}
 
-  async list(userName: string): Promise<AccessKeyMeta[]> {
-    const out: AccessKeyMeta[] = [];
-    let marker: string | undefined;
-    do {
-      const r = await this.iam.send(
-        new ListAccessKeysCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) }),
-      );
-      for (const k of r.AccessKeyMetadata ?? [])
-        if (k.AccessKeyId && k.CreateDate)
-          out.push({
-            accessKeyId: k.AccessKeyId,
-            status: k.Status === 'Active' ? 'Active' : 'Inactive',
-            createDate: k.CreateDate,
-          });
-      marker = r.IsTruncated ? r.Marker : undefined;
-    } while (marker);
-    return out;
+  list(userName: string): Promise<AccessKeyMeta[]> {
+    return listAccessKeys(this.iam, userName);
   }
 
   async create(userName: string) {

@@ -333,17 +333,3 @@ export class JenkinsClient {
     return new JenkinsError({ method: 'GET', path, reason: 'bad-response', detail: 'unexpected JSON shape' });
   }
 }
-
-export { classifyError, isJenkinsError, JenkinsError, type JenkinsErrorReason } from './errors';
-export { CredentialXmlError, newCredentialXml, replaceKeyInXml } from './credential-xml';
-export { credentialPath, JenkinsPathError, storePath } from './paths';
-export type {
-  CredentialDocument,
-  CredentialKind,
-  JenkinsAuth,
-  JenkinsClientOptions,
-  JobRun,
-  NewCredential,
-  RunJobOptions,
-  StoreRef,
-} from './types';

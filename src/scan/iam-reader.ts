@@ -1,3 +1,4 @@
+import { listAccessKeys } from '../aws/key-store';
 import {
   CredentialReportExpiredException,
   CredentialReportNotPresentException,
@@ -7,7 +8,6 @@ import {
   GetCredentialReportCommand,
   GetUserCommand,
   type IAMClient,
-  ListAccessKeysCommand,
   ListUsersCommand,
   ListUserTagsCommand,
   NoSuchEntityException,
@@ -87,24 +87,7 @@ export function sdkIamReader(iam: IAMClient, clock: Clock): IamReader {
         throw err;
       }
     },
-    async listAccessKeys(userName) {
-      const out: AccessKeyMeta[] = [];
-      let marker: string | undefined;
-      do {
-        const r = await send(() =>
-          iam.send(new ListAccessKeysCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) })),
-        );
-        for (const k of r.AccessKeyMetadata ?? [])
-          if (k.AccessKeyId && k.CreateDate)
-            out.push({
-              accessKeyId: k.AccessKeyId,
-              status: k.Status === 'Active' ? 'Active' : 'Inactive',
-              createDate: k.CreateDate,
-            });
-        marker = r.IsTruncated ? r.Marker : undefined;
-      } while (marker);
-      return out;
-    },
+    listAccessKeys: (userName) => listAccessKeys(iam, userName, send),
     async lastUsed(accessKeyId) {
       const r = await send(() => iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId })));
       const u = r.AccessKeyLastUsed;

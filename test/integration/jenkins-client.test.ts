@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startJenkinsEmulator, type JenkinsEmulator } from '../../localcloud/jenkins/server';
-import { JenkinsClient, JenkinsError, type JenkinsAuth, type StoreRef } from '../../src/jenkins/client';
+import { JenkinsClient, JenkinsError, type JenkinsAuth, type StoreRef } from '../../src/jenkins';
 
 // Obviously fake sentinels: easy to grep for in error output.
 const ROTATOR_TOKEN = `11${'ab'.repeat(16)}`;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { JenkinsClient, JenkinsError } from '../../src/jenkins/client';
+import { JenkinsClient, JenkinsError } from '../../src/jenkins';
 
 // A scripted HTTP server: each test queues handlers; every request is recorded.
 interface Seen {
