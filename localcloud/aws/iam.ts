@@ -316,6 +316,16 @@ export const iam: ServiceModule = {
       return { User: userView(ctx.state.createUser(ctx.account.accountId, name, { path, tags }), true) };
     },
     GetUser: (ctx) => ({ User: userView(targetUser(ctx), true) }),
+    DeleteUser: (ctx) => {
+      const user = targetUser(ctx, true);
+      // IAM refuses while anything is attached to the user; of those, the emulator has keys and inline policies.
+      if (ctx.state.keysOf(user.accountId, user.userName).length > 0)
+        throw new AwsError('DeleteConflict', 'Cannot delete entity, must delete access keys first.', 409);
+      if (user.inlinePolicies.size > 0)
+        throw new AwsError('DeleteConflict', 'Cannot delete entity, must delete policies first.', 409);
+      ctx.account.users.delete(user.userName);
+      return undefined;
+    },
     ListUsers: (ctx) => {
       const prefix = ctx.params['PathPrefix'] ?? '/';
       ensure(

@@ -25,6 +25,8 @@ const notFound = (message = "Secrets Manager can't find the specified secret.") 
   new AwsError('ResourceNotFoundException', message);
 const invalidParameter = (message: string) => new AwsError('InvalidParameterException', message);
 const invalidRequest = (message: string) => new AwsError('InvalidRequestException', message);
+const MARKED_FOR_DELETION =
+  "You can't perform this operation on the secret because it was marked for deletion.";
 
 // ---- input reading -------------------------------------------------------------------------------------------
 
@@ -34,6 +36,13 @@ function optString(input: Input, key: string): string | undefined {
   const v = input[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new AwsError('SerializationException', `${key} must be a string`);
+  return v;
+}
+
+function optBoolean(input: Input, key: string): boolean | undefined {
+  const v = input[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new AwsError('SerializationException', `${key} must be a boolean`);
   return v;
 }
 
@@ -108,6 +117,12 @@ function secretFor(ctx: RequestContext): SecretRecord {
     : `arn:aws:secretsmanager:${ctx.region}:${ctx.account.accountId}:secret:${id}`;
   ctx.authorize(`secretsmanager:${ctx.action}`, secret?.arn ?? implied);
   if (!secret) throw notFound();
+  return secret;
+}
+
+/** A secret scheduled for deletion can be described, restored or deleted for good, but not read or changed. */
+function notScheduledForDeletion(secret: SecretRecord): SecretRecord {
+  if (secret.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
   return secret;
 }
 
@@ -379,6 +394,10 @@ export const secretsmanager: ServiceModule = {
       const existing = ctx.account.secrets.get(name);
       if (existing) {
         ctx.authorize('secretsmanager:CreateSecret', existing.arn);
+        if (existing.deletedDate !== undefined)
+          throw invalidRequest(
+            "You can't create this secret because a secret with this name is already scheduled for deletion.",
+          );
         // An SDK retry of the same request (same token, same value) is answered as the original was.
         const version = existing.versions.get(optString(ctx.input, 'ClientRequestToken') ?? '');
         if (version && value && sameValue(version, value))
@@ -411,7 +430,7 @@ export const secretsmanager: ServiceModule = {
     },
 
     GetSecretValue: (ctx) => {
-      const secret = secretFor(ctx);
+      const secret = notScheduledForDeletion(secretFor(ctx));
       const versionId = optString(ctx.input, 'VersionId');
       const stage = optString(ctx.input, 'VersionStage');
       let version: SecretVersionRecord | undefined;
@@ -444,7 +463,7 @@ export const secretsmanager: ServiceModule = {
     },
 
     PutSecretValue: (ctx) => {
-      const secret = secretFor(ctx);
+      const secret = notScheduledForDeletion(secretFor(ctx));
       const value = readValue(ctx.input);
       if (!value) throw invalidParameter('You must provide either SecretString or SecretBinary.');
       const token = clientToken(ctx.input);
@@ -479,7 +498,7 @@ export const secretsmanager: ServiceModule = {
     },
 
     UpdateSecretVersionStage: (ctx) => {
-      const secret = secretFor(ctx);
+      const secret = notScheduledForDeletion(secretFor(ctx));
       const stage = reqString(ctx.input, 'VersionStage');
       const moveTo = optString(ctx.input, 'MoveToVersionId');
       const removeFrom = optString(ctx.input, 'RemoveFromVersionId');
@@ -506,9 +525,13 @@ export const secretsmanager: ServiceModule = {
     ListSecrets: (ctx) => {
       const filters = readFilters(ctx.input['Filters']);
       const order = optString(ctx.input, 'SortOrder') ?? 'asc';
+      const withDeleted = optBoolean(ctx.input, 'IncludePlannedDeletion') === true;
       const secrets = [...ctx.account.secrets.values()]
         .filter(
-          (s) => regionOf(s.arn) === ctx.region && filters.every((f) => filterMatches(s, f.Key, f.Values)),
+          (s) =>
+            regionOf(s.arn) === ctx.region &&
+            (withDeleted || s.deletedDate === undefined) &&
+            filters.every((f) => filterMatches(s, f.Key, f.Values)),
         )
         .sort((a, b) => (order === 'desc' ? b.createdDate - a.createdDate : a.createdDate - b.createdDate));
       const { items, NextToken } = page(secrets, ctx.input);
@@ -551,7 +574,7 @@ export const secretsmanager: ServiceModule = {
     },
 
     RotateSecret: (ctx) => {
-      const secret = secretFor(ctx);
+      const secret = notScheduledForDeletion(secretFor(ctx));
       const lambdaArn = optString(ctx.input, 'RotationLambdaARN') ?? secret.rotationLambdaArn;
       if (!lambdaArn) throw invalidRequest(NO_FUNCTION);
       ctx.authorize('lambda:InvokeFunction', lambdaArn);
@@ -598,6 +621,53 @@ export const secretsmanager: ServiceModule = {
       ctx.state.rotations.push(run);
       ctx.defer(() => runRotation(ctx.state, secret, run, fn, immediately ? ROTATION_STEPS : ['testSecret']));
       return { ARN: secret.arn, Name: secret.name, VersionId: token };
+    },
+
+    DeleteSecret: (ctx) => {
+      const id = reqString(ctx.input, 'SecretId');
+      const force = optBoolean(ctx.input, 'ForceDeleteWithoutRecovery') === true;
+      const window = ctx.input['RecoveryWindowInDays'];
+      if (window !== undefined && window !== null) {
+        if (typeof window !== 'number' || !Number.isInteger(window))
+          throw new AwsError('SerializationException', 'RecoveryWindowInDays must be an integer');
+        if (force)
+          throw invalidParameter(
+            "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+          );
+        if (window < 7 || window > 30)
+          throw invalidParameter('The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
+      }
+      const secret = findSecret(ctx, id);
+      const implied = id.startsWith('arn:')
+        ? id
+        : `arn:aws:secretsmanager:${ctx.region}:${ctx.account.accountId}:secret:${id}`;
+      ctx.authorize('secretsmanager:DeleteSecret', secret?.arn ?? implied);
+      if (!secret) {
+        // AWS: "If you forcibly delete an already deleted or nonexistent secret, the operation does not return
+        // ResourceNotFoundException."
+        if (force)
+          return { ARN: implied, Name: id.startsWith('arn:') ? undefined : id, DeletionDate: date(ctx.now) };
+        throw notFound();
+      }
+      if (force) {
+        ctx.account.secrets.delete(secret.name);
+        return { ARN: secret.arn, Name: secret.name, DeletionDate: date(ctx.now) };
+      }
+      notScheduledForDeletion(secret);
+      const days = typeof window === 'number' ? window : 30;
+      // DeletedDate is when the deletion was asked for; DeletionDate, answered here, is when it happens.
+      secret.deletedDate = ctx.now;
+      secret.lastChangedDate = ctx.now;
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: date(ctx.now + days * DAY) };
+    },
+
+    RestoreSecret: (ctx) => {
+      const secret = secretFor(ctx);
+      if (secret.deletedDate !== undefined) {
+        delete secret.deletedDate;
+        secret.lastChangedDate = ctx.now;
+      }
+      return { ARN: secret.arn, Name: secret.name };
     },
 
     CancelRotateSecret: (ctx) => {

@@ -2,6 +2,8 @@ import {
   CreateAccessKeyCommand,
   CreateUserCommand,
   DeleteAccessKeyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
   GenerateCredentialReportCommand,
   GetAccessKeyLastUsedCommand,
   GetCredentialReportCommand,
@@ -11,6 +13,7 @@ import {
   ListUsersCommand,
   ListUserTagsCommand,
   paginateListUsers,
+  PutUserPolicyCommand,
   TagUserCommand,
   UntagUserCommand,
   UpdateAccessKeyCommand,
@@ -603,5 +606,94 @@ describe('IAM credential report', () => {
     });
     expect((await client.send(new GenerateCredentialReportCommand({}))).State).toBe('STARTED');
     expect((await report()).byUser('late-comer')).toMatchObject({ access_key_1_active: 'false' });
+  });
+});
+
+describe('IAM DeleteUser', () => {
+  const ecrPolicy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }],
+  });
+  const conflict = (what: string) => ({
+    Code: 'DeleteConflict',
+    name: 'DeleteConflictException',
+    message: `Cannot delete entity, must delete ${what} first.`,
+    $metadata: { httpStatusCode: 409 },
+  });
+
+  it('deletes a user with nothing attached; the name can then be used again', async () => {
+    await createUser({ UserName: 'short-lived', Path: '/jenkins-it/', Tags: [{ Key: 'k', Value: 'v' }] });
+    await iam.send(new DeleteUserCommand({ UserName: 'short-lived' }));
+    await expect(iam.send(new GetUserCommand({ UserName: 'short-lived' }))).rejects.toMatchObject({
+      Code: 'NoSuchEntity',
+      message: 'The user with name short-lived cannot be found.',
+    });
+    const names = (await iam.send(new ListUsersCommand({ PathPrefix: '/jenkins-it/' }))).Users ?? [];
+    expect(names.map((u) => u.UserName)).not.toContain('short-lived');
+    const { User } = await createUser({ UserName: 'short-lived' });
+    expect(User?.Path).toBe('/');
+    expect(User?.Tags).toBeUndefined();
+  });
+
+  it('refuses while access keys remain, inactive ones too, then while inline policies remain', async () => {
+    await createUser({ UserName: 'attached' });
+    await iam.send(
+      new PutUserPolicyCommand({ UserName: 'attached', PolicyName: 'ecr', PolicyDocument: ecrPolicy }),
+    );
+    const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: 'attached' }));
+    const keyId = AccessKey!.AccessKeyId!;
+    await iam.send(
+      new UpdateAccessKeyCommand({ UserName: 'attached', AccessKeyId: keyId, Status: 'Inactive' }),
+    );
+    await expect(iam.send(new DeleteUserCommand({ UserName: 'attached' }))).rejects.toMatchObject(
+      conflict('access keys'),
+    );
+    await iam.send(new DeleteAccessKeyCommand({ UserName: 'attached', AccessKeyId: keyId }));
+    await expect(iam.send(new DeleteUserCommand({ UserName: 'attached' }))).rejects.toMatchObject(
+      conflict('policies'),
+    );
+    // Nothing was deleted by the refused calls.
+    expect((await iam.send(new GetUserCommand({ UserName: 'attached' }))).User?.UserName).toBe('attached');
+    await iam.send(new DeleteUserPolicyCommand({ UserName: 'attached', PolicyName: 'ecr' }));
+    await iam.send(new DeleteUserCommand({ UserName: 'attached' }));
+    await expect(iam.send(new GetUserCommand({ UserName: 'attached' }))).rejects.toMatchObject({
+      Code: 'NoSuchEntity',
+    });
+  });
+
+  it('answers NoSuchEntity for an unknown user and requires UserName', async () => {
+    await expect(iam.send(new DeleteUserCommand({ UserName: 'never-created' }))).rejects.toMatchObject({
+      Code: 'NoSuchEntity',
+      name: 'NoSuchEntityException',
+      message: 'The user with name never-created cannot be found.',
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(iam.send(new DeleteUserCommand({} as { UserName: string }))).rejects.toMatchObject({
+      Code: 'ValidationError',
+      message:
+        "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null",
+    });
+  });
+
+  it('is authorized on the user ARN, before the user is looked up', async () => {
+    const caller = seedUser('deleter', {
+      permissions: [
+        {
+          effect: 'Allow',
+          actions: ['iam:DeleteUser'],
+          resources: [`arn:aws:iam::${ACCOUNT}:user/jenkins-it/*`],
+        },
+      ],
+    });
+    aws.state.createUser(ACCOUNT, 'kept', { path: '/other/' });
+    aws.state.createUser(ACCOUNT, 'removable', { path: '/jenkins-it/' });
+    for (const name of ['kept', 'not-there'])
+      await expect(caller.iam.send(new DeleteUserCommand({ UserName: name }))).rejects.toMatchObject({
+        Code: 'AccessDenied',
+        $metadata: { httpStatusCode: 403 },
+      });
+    expect(aws.state.account(ACCOUNT).users.has('kept')).toBe(true);
+    await caller.iam.send(new DeleteUserCommand({ UserName: 'removable' }));
+    expect(aws.state.account(ACCOUNT).users.has('removable')).toBe(false);
   });
 });

@@ -1,10 +1,13 @@
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
   TagResourceCommand,
   UntagResourceCommand,
@@ -605,5 +608,157 @@ describe('admin seed', () => {
       body: JSON.stringify({ secrets: [{ name: 'no spaces allowed', secretString: 'x' }] }),
     });
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('DeleteSecret and RestoreSecret', () => {
+  const DAY_MS = 86_400_000;
+  const marked = {
+    name: 'InvalidRequestException',
+    message: "You can't perform this operation on the secret because it was marked for deletion.",
+  };
+  const listedNames = async (IncludePlannedDeletion?: boolean) =>
+    ((await sm.send(new ListSecretsCommand({ IncludePlannedDeletion }))).SecretList ?? []).map((s) => s.Name);
+
+  it('schedules the deletion 30 days out by default; the secret can then only be described or restored', async () => {
+    const name = uniq('to-delete');
+    const created = await create(name, 'synthetic-value-d1');
+    const out = await sm.send(new DeleteSecretCommand({ SecretId: name }));
+    expect(out).toMatchObject({ ARN: created.ARN, Name: name });
+    const d = await sm.send(new DescribeSecretCommand({ SecretId: name }));
+    expect(d.DeletedDate).toBeInstanceOf(Date);
+    expect(Math.round((out.DeletionDate!.getTime() - d.DeletedDate!.getTime()) / 1000)).toBe(
+      (30 * DAY_MS) / 1000,
+    );
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: name }))).rejects.toMatchObject(marked);
+    await expect(
+      sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'synthetic-value-d2' })),
+    ).rejects.toMatchObject(marked);
+    await expect(
+      sm.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: 'AWSPENDING',
+          MoveToVersionId: created.VersionId,
+        }),
+      ),
+    ).rejects.toMatchObject(marked);
+    await expect(
+      sm.send(
+        new RotateSecretCommand({
+          SecretId: name,
+          RotationLambdaARN: 'arn:aws:lambda:us-east-1:111122223333:function:x',
+        }),
+      ),
+    ).rejects.toMatchObject(marked);
+    await expect(sm.send(new DeleteSecretCommand({ SecretId: name }))).rejects.toMatchObject(marked);
+    await expect(create(name, 'synthetic-value-d3')).rejects.toMatchObject({
+      name: 'InvalidRequestException',
+      message:
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+    });
+    expect(await listedNames()).not.toContain(name);
+    expect(await listedNames(true)).toContain(name);
+
+    const restored = await sm.send(new RestoreSecretCommand({ SecretId: name }));
+    expect(restored).toMatchObject({ ARN: created.ARN, Name: name });
+    expect((await sm.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate).toBeUndefined();
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe(
+      'synthetic-value-d1',
+    );
+    expect(await listedNames()).toContain(name);
+  });
+
+  it('takes a RecoveryWindowInDays of 7 to 30 days, and not together with ForceDeleteWithoutRecovery', async () => {
+    const name = uniq('window');
+    await create(name);
+    for (const days of [6, 31])
+      await expect(
+        sm.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: days })),
+      ).rejects.toMatchObject({
+        name: 'InvalidParameterException',
+        message: 'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).',
+      });
+    await expect(
+      sm.send(
+        new DeleteSecretCommand({
+          SecretId: name,
+          RecoveryWindowInDays: 7,
+          ForceDeleteWithoutRecovery: true,
+        }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+    });
+    // The refused calls changed nothing.
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe(
+      'synthetic-value-1',
+    );
+    const out = await sm.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 }));
+    const d = await sm.send(new DescribeSecretCommand({ SecretId: name }));
+    expect(Math.round((out.DeletionDate!.getTime() - d.DeletedDate!.getTime()) / 1000)).toBe(
+      (7 * DAY_MS) / 1000,
+    );
+  });
+
+  it('ForceDeleteWithoutRecovery removes the secret at once, also one scheduled for deletion', async () => {
+    const now = uniq('force-now');
+    const scheduled = uniq('force-scheduled');
+    await create(now);
+    await create(scheduled);
+    await sm.send(new DeleteSecretCommand({ SecretId: scheduled }));
+    for (const name of [now, scheduled]) {
+      const out = await sm.send(
+        new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }),
+      );
+      expect(out.Name).toBe(name);
+      await expect(sm.send(new DescribeSecretCommand({ SecretId: name }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+      await expect(sm.send(new RestoreSecretCommand({ SecretId: name }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+      expect(await listedNames(true)).not.toContain(name);
+    }
+    // The name is free again.
+    const again = await create(now, 'synthetic-value-again');
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: again.ARN }))).SecretString).toBe(
+      'synthetic-value-again',
+    );
+  });
+
+  it('a forced deletion of a secret that does not exist succeeds; an unforced one is ResourceNotFoundException', async () => {
+    const name = uniq('never-existed');
+    const out = await sm.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+    expect(out.DeletionDate).toBeInstanceOf(Date);
+    await expect(sm.send(new DeleteSecretCommand({ SecretId: name }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the specified secret.",
+    });
+  });
+
+  it('RestoreSecret of a secret not scheduled for deletion changes nothing', async () => {
+    const name = uniq('not-deleted');
+    const created = await create(name);
+    expect(await sm.send(new RestoreSecretCommand({ SecretId: name }))).toMatchObject({ ARN: created.ARN });
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe(
+      'synthetic-value-1',
+    );
+  });
+
+  it('authorizes DeleteSecret and RestoreSecret on the secret ARN', async () => {
+    const name = uniq('guarded');
+    await create(name);
+    const reader = clientFor([{ effect: 'Allow', actions: ['secretsmanager:GetSecretValue'] }]);
+    for (const cmd of [
+      new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }),
+      new RestoreSecretCommand({ SecretId: name }),
+    ])
+      await expect(reader.send(cmd)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect((await reader.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe(
+      'synthetic-value-1',
+    );
+    reader.destroy();
   });
 });
