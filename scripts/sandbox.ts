@@ -3,8 +3,12 @@
  * admin credentials (synthetic, valid only against this sandbox). Runs until SIGINT/SIGTERM.
  *
  * Options (environment): SANDBOX_AWS_PORT, SANDBOX_JENKINS_PORT, SANDBOX_PROPAGATION_DELAY_MS (default 3000:
- * a new key works after a few seconds, like real IAM), SANDBOX_SEED=demo to seed the `npm start` scenario.
+ * a new key works after a few seconds, like real IAM), SANDBOX_SEED=demo to seed the `npm start` scenario and
+ * write its rotator configuration to a temporary file named in the line (`configFile`).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLocalCloud } from '../localcloud/index';
 import { seedDemo } from './demo-seed';
 
@@ -18,6 +22,12 @@ const cloud = await startLocalCloud({
   jenkins: { port: num(process.env['SANDBOX_JENKINS_PORT'], 0) },
 });
 const seeded = process.env['SANDBOX_SEED'] === 'demo' ? await seedDemo(cloud) : undefined;
+// The demo's rotator configuration, for `key-rotator --sandbox - audit` and friends.
+let configFile: string | undefined;
+if (seeded) {
+  configFile = join(mkdtempSync(join(tmpdir(), 'jkr-sandbox-')), 'rotator.config.json');
+  writeFileSync(configFile, `${JSON.stringify(seeded.config, null, 2)}\n`);
+}
 console.log(
   JSON.stringify({
     aws: {
@@ -35,7 +45,7 @@ console.log(
       apiToken: cloud.jenkins.admin.apiToken,
       admin: `${cloud.jenkins.url}/_localcloud/`,
     },
-    ...(seeded ? { seeded: seeded.summary } : {}),
+    ...(seeded ? { seeded: seeded.summary, configFile } : {}),
   }),
 );
 const stop = () => {

@@ -1,0 +1,233 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors';
+
+export const COMMANDS = ['audit', 'plan', 'rotate', 'validate-config'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
+
+/** Options valid with every command, before or after it. */
+const GLOBAL_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  sandbox: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const satisfies Record<string, OptionSpec>;
+
+const COMMAND_OPTIONS = {
+  audit: {
+    json: { type: 'boolean' },
+    'credential-report': { type: 'boolean' },
+  },
+  plan: {
+    json: { type: 'boolean' },
+    'credential-report': { type: 'boolean' },
+    'rotation-lambda-arn': { type: 'string' },
+  },
+  rotate: {
+    json: { type: 'boolean' },
+    emergency: { type: 'boolean' },
+    'delete-old': { type: 'boolean' },
+    reason: { type: 'string' },
+  },
+  'validate-config': {
+    json: { type: 'boolean' },
+  },
+} as const satisfies Record<CommandName, Record<string, OptionSpec>>;
+
+const ALL_OPTIONS = {
+  ...GLOBAL_OPTIONS,
+  ...COMMAND_OPTIONS.audit,
+  ...COMMAND_OPTIONS.plan,
+  ...COMMAND_OPTIONS.rotate,
+  ...COMMAND_OPTIONS['validate-config'],
+} as const;
+
+export interface GlobalOptions {
+  config?: string;
+  region?: string;
+  endpoint?: string;
+  /** A file holding `npm run sandbox`'s JSON line, or `-` for stdin. */
+  sandbox?: string;
+  verbose: boolean;
+}
+
+export interface AuditArgs {
+  command: 'audit';
+  json: boolean;
+  credentialReport: boolean;
+}
+export interface PlanArgs {
+  command: 'plan';
+  json: boolean;
+  credentialReport: boolean;
+  rotationLambdaArn?: string;
+}
+export interface RotateArgs {
+  command: 'rotate';
+  /** An IAM user name or a managed key's name; with `emergency`, also a leaked access key id. */
+  target: string;
+  json: boolean;
+  emergency: boolean;
+  deleteOld: boolean;
+  reason?: string;
+}
+export interface ValidateArgs {
+  command: 'validate-config';
+  json: boolean;
+  file?: string;
+}
+export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | ValidateArgs;
+
+export type ParsedArgs =
+  | { kind: 'help'; command?: CommandName; global: GlobalOptions }
+  | { kind: 'version'; global: GlobalOptions }
+  | { kind: 'run'; global: GlobalOptions; args: CommandArgs };
+
+const isCommand = (s: string): s is CommandName => (COMMANDS as readonly string[]).includes(s);
+
+/** Node's parseArgs messages, made into ours: `Unknown option '--x'` and friends. */
+function usageFrom(err: unknown): UsageError {
+  const e = err as { code?: string; message?: string };
+  const message = (e.message ?? String(err)).split('\n')[0] ?? '';
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const opt = /'([^']+)'/.exec(message)?.[1] ?? message;
+      return new UsageError(`unknown option ${opt}`);
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const opt = /--[\w-]+/.exec(message)?.[0] ?? 'an option';
+      return new UsageError(
+        /argument missing/.test(message)
+          ? `option ${opt} needs a value`
+          : /does not take an argument/.test(message)
+            ? `option ${opt} takes no value`
+            : `option ${opt}: ${message}`,
+      );
+    }
+    default:
+      return new UsageError(message);
+  }
+}
+
+const parse = (args: string[]) =>
+  parseArgs({ args, options: ALL_OPTIONS, allowPositionals: true, strict: true, tokens: true });
+
+/** Parses the command line: `key-rotator [global options] <command> [options] [arguments]`. Throws {@link UsageError}. */
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse([...argv]);
+  } catch (err) {
+    throw usageFrom(err);
+  }
+  const { values, positionals, tokens } = parsed;
+  const global: GlobalOptions = {
+    verbose: values.verbose === true,
+    ...(values.config !== undefined ? { config: nonEmpty('--config', values.config) } : {}),
+    ...(values.region !== undefined ? { region: nonEmpty('--region', values.region) } : {}),
+    ...(values.endpoint !== undefined ? { endpoint: endpointUrl(values.endpoint) } : {}),
+    ...(values.sandbox !== undefined ? { sandbox: nonEmpty('--sandbox', values.sandbox) } : {}),
+  };
+  let [first, ...rest] = positionals;
+  // `key-rotator help [command]` is `--help`.
+  let help = values.help === true;
+  if (first === 'help') {
+    help = true;
+    [first, ...rest] = rest;
+  }
+  if (first !== undefined && !isCommand(first))
+    throw new UsageError(`unknown command "${first}" (commands: ${COMMANDS.join(', ')})`);
+  if (help) return { kind: 'help', global, ...(first ? { command: first } : {}) };
+  if (values.version === true) return { kind: 'version', global };
+  if (first === undefined) throw new UsageError(`no command given (commands: ${COMMANDS.join(', ')})`);
+  const command = first;
+
+  const allowed = new Set<string>([...Object.keys(GLOBAL_OPTIONS), ...Object.keys(COMMAND_OPTIONS[command])]);
+  for (const t of tokens)
+    if (t.kind === 'option' && !allowed.has(t.name))
+      throw new UsageError(
+        `option --${t.name} is not an option of ${command} (see key-rotator ${command} --help)`,
+      );
+  const json = values.json === true;
+  const extra = (max: number) => {
+    if (rest.length > max)
+      throw new UsageError(
+        `unexpected argument "${rest[max] ?? ''}" for ${command} (see key-rotator ${command} --help)`,
+      );
+  };
+  switch (command) {
+    case 'audit':
+      extra(0);
+      return {
+        kind: 'run',
+        global,
+        args: { command, json, credentialReport: values['credential-report'] === true },
+      };
+    case 'plan': {
+      extra(0);
+      const arn = values['rotation-lambda-arn'];
+      if (arn !== undefined && !/^arn:aws[\w-]*:lambda:/.test(arn))
+        throw new UsageError(`option --rotation-lambda-arn must be a Lambda function ARN (arn:aws:lambda:…)`);
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          json,
+          credentialReport: values['credential-report'] === true,
+          ...(arn !== undefined ? { rotationLambdaArn: arn } : {}),
+        },
+      };
+    }
+    case 'rotate': {
+      const [target] = rest;
+      if (target === undefined || target.trim() === '')
+        throw new UsageError(
+          'rotate needs the IAM user to rotate: key-rotator rotate <user> (see key-rotator rotate --help)',
+        );
+      extra(1);
+      const emergency = values.emergency === true;
+      if (values.reason !== undefined && !emergency)
+        throw new UsageError(
+          'option --reason goes with --emergency (it is recorded in the emergency report)',
+        );
+      if (!emergency && /^(AKIA|ASIA)[A-Z0-9]{12,}$/.test(target))
+        throw new UsageError(
+          `"${target}" is an access key id: a leaked key is handled with --emergency (key-rotator rotate ${target} --emergency --reason "…"); otherwise name the IAM user`,
+        );
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          target,
+          json,
+          emergency,
+          deleteOld: values['delete-old'] === true,
+          ...(values.reason !== undefined ? { reason: nonEmpty('--reason', values.reason) } : {}),
+        },
+      };
+    }
+    case 'validate-config': {
+      extra(1);
+      const [file] = rest;
+      return { kind: 'run', global, args: { command, json, ...(file !== undefined ? { file } : {}) } };
+    }
+  }
+}
+
+function nonEmpty(option: string, value: string): string {
+  if (value.trim() === '') throw new UsageError(`option ${option} needs a value`);
+  return value;
+}
+
+function endpointUrl(value: string): string {
+  const v = nonEmpty('--endpoint', value);
+  if (!URL.canParse(v) || !/^https?:$/.test(new URL(v).protocol))
+    throw new UsageError(`option --endpoint must be an http(s) URL, e.g. http://127.0.0.1:4566 (got "${v}")`);
+  return v.replace(/\/+$/, '');
+}

@@ -1,0 +1,153 @@
+import type { RotatorConfig } from '../config';
+import type { Inventory, InventoryProblem } from '../scan';
+import { dueDate, isDue } from '../scan';
+import { count, day, formatTable, type Align } from './format';
+
+const DAY_MS = 86_400_000;
+
+/** One access key in the audit. Field names are stable: scripts read `audit --json`. */
+export interface AuditKey {
+  accessKeyId: string;
+  status: 'Active' | 'Inactive';
+  /** ISO 8601. */
+  createDate: string;
+  ageDays: number;
+  lastUsedDate: string | null;
+  lastUsedService: string | null;
+  /** The max age the key is judged by: its managed key's policy, else the configuration's default. */
+  maxAgeDays: number;
+  /** Managed active keys: createDate + maxAgeDays (ISO 8601); otherwise null. */
+  rotationDue: string | null;
+  /** Active and at or past `maxAgeDays`. */
+  stale: boolean;
+  /** When this tool deactivated it (managed users), and when the scan may delete it after the grace period. */
+  deactivatedAt: string | null;
+  deletionDue: string | null;
+}
+
+export interface AuditUser {
+  userName: string;
+  accountId: string;
+  path: string;
+  arn: string;
+  managed: boolean;
+  /** The configuration's key name that manages this user, or null. */
+  managedKey: string | null;
+  keys: AuditKey[];
+}
+
+export interface AuditReport {
+  takenAt: string;
+  accountId: string;
+  /** The configuration file, or null when there was none (every key unmanaged). */
+  configFile: string | null;
+  /** How users were discovered: `list` (ListUsers) or `credential-report`. */
+  source: string;
+  users: AuditUser[];
+  problems: InventoryProblem[];
+  counts: { users: number; keys: number; managedKeys: number; staleKeys: number; activeKeys: number };
+}
+
+const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null);
+
+/** The audit from an inventory (pure). */
+export function buildAudit(inventory: Inventory, config: RotatorConfig, configFile?: string): AuditReport {
+  const byName = new Map(config.keys.map((k) => [k.name, k]));
+  const users = inventory.users.map((u): AuditUser => {
+    const managed = u.managedKey !== undefined ? byName.get(u.managedKey) : undefined;
+    const policy = managed?.policy ?? config.defaults;
+    return {
+      userName: u.userName,
+      accountId: u.accountId,
+      path: u.path,
+      arn: u.arn,
+      managed: managed !== undefined,
+      managedKey: managed?.name ?? null,
+      keys: u.keys.map((k): AuditKey => {
+        const active = k.status === 'Active';
+        return {
+          accessKeyId: k.accessKeyId,
+          status: k.status,
+          createDate: k.createDate.toISOString(),
+          ageDays: k.ageDays,
+          lastUsedDate: iso(k.lastUsedDate),
+          lastUsedService: k.lastUsedService ?? null,
+          maxAgeDays: policy.maxAgeDays,
+          rotationDue: managed && active ? dueDate(k.createDate, policy.maxAgeDays).toISOString() : null,
+          stale: active && isDue(k.ageDays, policy.maxAgeDays),
+          deactivatedAt: iso(k.deactivatedAt),
+          deletionDue:
+            managed && !active && k.deactivatedAt
+              ? new Date(k.deactivatedAt.getTime() + policy.deleteAfterDays * DAY_MS).toISOString()
+              : null,
+        };
+      }),
+    };
+  });
+  const keys = users.flatMap((u) => u.keys.map((k) => ({ u, k })));
+  return {
+    takenAt: inventory.takenAt.toISOString(),
+    accountId: inventory.accountId,
+    configFile: configFile ?? null,
+    source: inventory.source,
+    users,
+    problems: inventory.problems,
+    counts: {
+      users: users.length,
+      keys: keys.length,
+      managedKeys: keys.filter(({ u }) => u.managed).length,
+      staleKeys: keys.filter(({ k }) => k.stale).length,
+      activeKeys: keys.filter(({ k }) => k.status === 'Active').length,
+    },
+  };
+}
+
+/** `2025-05-30 ecr`, `never`. */
+const lastUsed = (k: AuditKey): string =>
+  k.lastUsedDate ? `${day(k.lastUsedDate)}${k.lastUsedService ? ` ${k.lastUsedService}` : ''}` : 'never';
+
+/** The human table: one row per key (a user without keys gets one row), then problems and totals. */
+export function formatAudit(r: AuditReport): string {
+  const multiAccount = new Set(r.users.map((u) => u.accountId)).size > 1;
+  const headers = [
+    ...(multiAccount ? ['ACCOUNT'] : []),
+    'USER',
+    'ACCESS KEY',
+    'STATUS',
+    'AGE',
+    'LAST USED',
+    'MANAGED',
+    'ROTATION DUE',
+    'STALE',
+  ];
+  const rows: string[][] = [];
+  for (const u of r.users) {
+    const who = [...(multiAccount ? [u.accountId] : []), u.userName];
+    const managed = u.managedKey ?? 'no';
+    if (!u.keys.length) rows.push([...who, '(no keys)', '', '', '', managed, '-', '']);
+    for (const k of u.keys)
+      rows.push([
+        ...who,
+        k.accessKeyId,
+        k.status.toLowerCase(),
+        `${k.ageDays}d`,
+        lastUsed(k),
+        managed,
+        k.rotationDue ? day(k.rotationDue) : k.deletionDue ? `- (delete ${day(k.deletionDue)})` : '-',
+        k.stale ? 'STALE' : '',
+      ]);
+  }
+  const align = headers.map((h): Align => (h === 'AGE' ? 'right' : 'left'));
+  let text = `Access keys of account ${r.accountId} at ${r.takenAt.slice(0, 16).replace('T', ' ')} UTC${
+    r.configFile ? ` (managed: ${r.configFile})` : ' (no configuration: nothing is managed)'
+  }\n\n`;
+  text += formatTable(headers, rows, align);
+  const c = r.counts;
+  text += `\n${count(c.users, 'user')}, ${count(c.keys, 'key')} (${c.activeKeys} active), ${c.managedKeys} managed, ${c.staleKeys} stale\n`;
+  if (r.problems.length) {
+    text += `\nCould not read everything (${count(r.problems.length, 'problem')}):\n`;
+    for (const p of r.problems)
+      text += `  ${[p.key && `key ${p.key}`, p.user && `user ${p.user}`, p.accountId && `account ${p.accountId}`].filter(Boolean).join(', ') || 'account'}: ${p.reason}\n`;
+  }
+  return text;
+}

@@ -1,0 +1,104 @@
+import type { CommandName } from './args';
+
+const GLOBAL = `Global options (before or after the command):
+  -c, --config FILE     the rotator configuration (default: $KEY_ROTATOR_CONFIG, else the sandbox line's
+                        configFile, else ./rotator.config.json)
+      --region REGION   AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, or the AWS profile's region)
+      --endpoint URL    one AWS endpoint for every service, e.g. the local cloud (default: $AWS_ENDPOINT_URL)
+      --sandbox FILE|-  read endpoint, region and credentials from the JSON line \`npm run sandbox\` prints
+                        (a file, or - for stdin: npm run sandbox | key-rotator --sandbox - audit)
+  -v, --verbose         show the engine's log lines and, on failure, the error's details and stack
+  -h, --help            this help; key-rotator <command> --help for one command
+  -V, --version         the version
+
+AWS credentials come from the usual chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO, instance
+role…) unless --sandbox gives them.
+
+Exit codes:
+  0  done, every check passed
+  1  a check or a rotation failed, the configuration is invalid, or AWS/Jenkins could not be used
+  2  usage error: unknown command or option, missing or extra argument
+
+Output: results on stdout (--json: one JSON document), progress, warnings and errors on stderr. Errors are one
+line (key-rotator: error: …); --verbose adds the details. No secret access key, token or password is ever
+printed: reports name keys by their access key id.`;
+
+const COMMAND_HELP: Record<CommandName, string> = {
+  audit: `Usage: key-rotator audit [--json] [--credential-report]
+
+Every IAM user's access keys, read-only: age in days, status, last used (date and service), whether the
+configuration manages the user (and under which key name), when the next rotation is due (managed active keys:
+created + maxAgeDays; otherwise -), and a STALE flag for active keys at or past their max age (unmanaged keys:
+the default maxAgeDays). Managed users in other accounts are read through their assumeRoleArn. Without a
+configuration file (none given and no ./rotator.config.json), every key is shown as unmanaged.
+
+Options:
+  --json               one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[], problems)
+  --credential-report  discover users through the IAM credential report when it is fresh (may ask IAM to generate
+                       one: iam:GenerateCredentialReport); by default users are listed (ListUsers), read-only
+
+Exit 1 when part of the account could not be read (listed under problems).`,
+  plan: `Usage: key-rotator plan [--json] [--rotation-lambda-arn ARN] [--credential-report]
+
+What the next scheduled run would do, read-only (nothing is changed anywhere): which managed keys it would
+rotate and which it skips (with why), which deactivated keys it would delete after their grace period, which
+rotations are in progress or stuck, and which unmanaged keys it would report. It also checks each configured
+Jenkins credential: the API token is readable, the store is visible, the credential exists (or may be created)
+and has a kind that can hold the key.
+
+Options:
+  --json                      one JSON document on stdout (fields: now, accountId, decisions[], jenkins[], ok)
+  --rotation-lambda-arn ARN   the rotation function the scan would set on secrets without one
+                              (default: $ROTATION_LAMBDA_ARN, as in the deployed scan)
+  --credential-report         as for audit
+
+Exit 1 when the run would fail for a key, or a Jenkins credential check fails.`,
+  rotate: `Usage: key-rotator rotate <user> [--emergency [--reason TEXT]] [--delete-old] [--json]
+
+Rotates the managed key of IAM user <user> (or of the managed key named <user>) now, in this process, through
+the same four steps as the rotation Lambda: create the new key and store it as AWSPENDING, wait until IAM has
+propagated it (progress on stderr) and write it into every Jenkins credential, verify it (STS, ECR, Jenkins,
+canary job), promote it to AWSCURRENT and deactivate the old key. A failed rotation is undone: Jenkins back on
+the old key, which stays active; the new key deleted. A rotation Secrets Manager is already running is left alone.
+
+Options:
+  --emergency      the key leaked: the old key is deactivated as soon as the new key is stored, even if Jenkins
+                   or the verification then fail, and a rotation in progress is taken over. <user> may also be
+                   the leaked access key id (AKIA…): a key that is not the current one is only revoked.
+  --reason TEXT    with --emergency: why, recorded in the report and the logs
+                   (default: "emergency rotation from the key-rotator CLI")
+  --delete-old     delete the old key instead of leaving it inactive (at once with --emergency, otherwise after
+                   the rotation succeeded)
+  --json           print the report as one JSON document
+
+Ctrl-C stops at the next wait and undoes the rotation (a second Ctrl-C quits at once).
+Exit 1 when the rotation failed (with --emergency: when anything but a clean rotation or revocation happened).`,
+  'validate-config': `Usage: key-rotator validate-config [FILE] [--json]
+
+Checks a configuration file the way the Lambdas do at cold start, without calling AWS: prints OK and a summary,
+or every issue with its path (keys[0].jenkins[1].url: …). For CI. FILE defaults to --config, $KEY_ROTATOR_CONFIG,
+then ./rotator.config.json.
+
+Options:
+  --json   { "valid": true|false, "file": …, "issues": [{ "path", "message" }], "keys": […] }
+
+Exit 1 when the file is missing or invalid.`,
+};
+
+export function mainHelp(version: string): string {
+  return `key-rotator ${version}: rotate and audit the AWS access keys Jenkins uses
+
+Usage: key-rotator [global options] <command> [options]
+
+Commands:
+  audit                   every IAM user's keys: age, status, last use, managed or not, next rotation due
+  plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
+  rotate <user>           rotate a managed key now; --emergency for a leaked key
+  validate-config [FILE]  check a configuration file (for CI)
+
+${GLOBAL}`;
+}
+
+export function commandHelp(command: CommandName): string {
+  return `${COMMAND_HELP[command]}\n\n${GLOBAL}`;
+}

@@ -1,0 +1,37 @@
+/**
+ * `key-rotator`: the operator CLI (bin/key-rotator.js, `npm run cli --`). Runs one command, flushes its output,
+ * and exits with the command's code (0 ok, 1 failed, 2 usage).
+ */
+import type { CliIo } from './io';
+import { runCli } from './run';
+
+const write = (stream: NodeJS.WriteStream) => (text: string) => {
+  stream.write(text);
+};
+
+const io: CliIo = {
+  out: write(process.stdout),
+  err: write(process.stderr),
+  errIsTTY: process.stderr.isTTY === true,
+  env: process.env,
+  cwd: process.cwd(),
+  stdin: process.stdin,
+  trapInterrupt(onFirst) {
+    let count = 0;
+    const handler = () => {
+      count += 1;
+      if (count === 1) onFirst();
+      else process.exit(130);
+    };
+    process.on('SIGINT', handler);
+    return () => process.off('SIGINT', handler);
+  },
+};
+
+const code = await runCli(process.argv.slice(2), io);
+// Wait until everything written has been flushed (pipes are asynchronous on some platforms), then exit even if a
+// keep-alive socket would hold the process.
+await Promise.all(
+  [process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))),
+);
+process.exit(code);

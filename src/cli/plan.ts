@@ -1,0 +1,158 @@
+import type { Inventory, JenkinsTargetCheck, ScanPlan } from '../scan';
+import { count, formatTable } from './format';
+
+export type PlanAction = 'rotate' | 'delete' | 'untag' | 'skip' | 'in-progress' | 'fail' | 'report';
+
+/** One thing the next scheduled run would do or decline to do. Field names are stable (`plan --json`). */
+export interface PlanDecision {
+  action: PlanAction;
+  /** The managed key's name; for `report`, null (the user is not managed). */
+  key: string | null;
+  user: string | null;
+  accessKeyId: string | null;
+  reason: string;
+  ageDays?: number;
+  maxAgeDays?: number;
+}
+
+export interface PlanReport {
+  /** This report changed nothing: every call it made was a read. */
+  readOnly: true;
+  now: string;
+  accountId: string;
+  inventory: { source: string; users: number; keys: number };
+  decisions: PlanDecision[];
+  jenkins: JenkinsTargetCheck[];
+  counts: Record<PlanAction, number> & { jenkinsFailed: number };
+  /** No key would fail and every Jenkins credential check passed. */
+  ok: boolean;
+}
+
+const ORDER: readonly PlanAction[] = ['fail', 'rotate', 'delete', 'untag', 'in-progress', 'report', 'skip'];
+
+/** The plan report (pure): the scan's plan flattened into decisions, plus the Jenkins checks. */
+export function buildPlanReport(
+  inventory: Inventory,
+  plan: ScanPlan,
+  jenkins: JenkinsTargetCheck[],
+): PlanReport {
+  const userOf = new Map(inventory.users.filter((u) => u.managedKey).map((u) => [u.managedKey, u.userName]));
+  const user = (key: string) => userOf.get(key) ?? null;
+  const d: PlanDecision[] = [];
+  for (const a of plan.rotate)
+    d.push({
+      action: 'rotate',
+      key: a.key,
+      user: a.userName,
+      accessKeyId: a.accessKeyId,
+      ageDays: a.ageDays,
+      maxAgeDays: a.maxAgeDays,
+      reason: `due: ${a.ageDays} days old (max ${a.maxAgeDays}); RotateSecret on ${a.secretId}${
+        a.rotationLambdaArn ? `, setting its rotation function ${a.rotationLambdaArn}` : ''
+      }`,
+    });
+  for (const a of plan.delete)
+    d.push({
+      action: 'delete',
+      key: a.key,
+      user: a.userName,
+      accessKeyId: a.accessKeyId,
+      reason: `deactivated by this tool on ${a.deactivatedAt.toISOString()}, grace period over, inactive and unused since`,
+    });
+  for (const a of plan.untag)
+    d.push({
+      action: 'untag',
+      key: a.key,
+      user: a.userName,
+      accessKeyId: a.accessKeyId,
+      reason: `remove the tag ${a.tagKey}: its key no longer exists`,
+    });
+  for (const p of plan.inProgress) {
+    const detail = [p.versionId && `version ${p.versionId}`, p.since && `since ${p.since}`].filter(Boolean);
+    d.push({
+      action: 'in-progress',
+      key: p.key,
+      user: user(p.key),
+      accessKeyId: null,
+      reason: `a rotation of ${p.secretId} is unfinished${detail.length ? ` (${detail.join(', ')})` : ''}${
+        p.stuck ? ': STUCK, it blocks every later rotation' : ': reported, not fought'
+      }`,
+    });
+  }
+  for (const f of plan.failed)
+    d.push({
+      action: 'fail',
+      key: f.key,
+      user: user(f.key),
+      accessKeyId: f.accessKeyId ?? null,
+      reason: f.reason,
+    });
+  for (const u of plan.unmanagedStale)
+    d.push({
+      action: 'report',
+      key: null,
+      user: u.user,
+      accessKeyId: u.accessKeyId,
+      ageDays: u.ageDays,
+      reason: `unmanaged, ${u.ageDays} days old${u.lastUsedDate ? `, last used ${u.lastUsedDate.slice(0, 10)}` : ', never used'}: reported, never touched`,
+    });
+  for (const s of plan.skipped)
+    d.push({
+      action: 'skip',
+      key: s.key,
+      user: user(s.key),
+      accessKeyId: s.accessKeyId ?? null,
+      reason: s.reason,
+    });
+  d.sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action));
+  const counts = Object.fromEntries(ORDER.map((a) => [a, d.filter((x) => x.action === a).length])) as Record<
+    PlanAction,
+    number
+  >;
+  const jenkinsFailed = jenkins.filter((j) => !j.ok).length;
+  return {
+    readOnly: true,
+    now: plan.now.toISOString(),
+    accountId: inventory.accountId,
+    inventory: {
+      source: inventory.source,
+      users: inventory.users.length,
+      keys: inventory.users.reduce((n, u) => n + u.keys.length, 0),
+    },
+    decisions: d,
+    jenkins,
+    counts: { ...counts, jenkinsFailed },
+    ok: counts.fail === 0 && jenkinsFailed === 0,
+  };
+}
+
+export function formatPlan(r: PlanReport): string {
+  let text = `Plan for the next scheduled run (read-only: nothing was changed)\naccount ${r.accountId}, ${r.now
+    .slice(0, 16)
+    .replace('T', ' ')} UTC, ${count(r.inventory.users, 'user')}, ${count(r.inventory.keys, 'key')}\n\n`;
+  text += formatTable(
+    ['ACTION', 'KEY', 'USER', 'ACCESS KEY', 'WHY'],
+    r.decisions.map((x) => [
+      x.action === 'fail' ? 'FAIL' : x.action,
+      x.key ?? '-',
+      x.user ?? '-',
+      x.accessKeyId ?? '-',
+      x.reason,
+    ]),
+  );
+  if (r.jenkins.length) {
+    text += `\nJenkins credentials (read-only check; only a rotation proves the write permission)\n`;
+    text += formatTable(
+      ['CHECK', 'KEY', 'TARGET', 'STORE', 'CREDENTIAL', 'DETAIL'],
+      r.jenkins.map((j) => [j.ok ? 'ok' : 'FAIL', j.key, j.target, j.store, j.credentialId, j.detail]),
+    );
+  }
+  const c = r.counts;
+  text += `\n${count(c.rotate, 'rotation')}, ${count(c.delete, 'deletion')}, ${c['in-progress']} in progress, ${count(
+    c.report,
+    'unmanaged stale key',
+  )} reported, ${c.skip} skipped, ${count(c.fail, 'failure')}; Jenkins: ${r.jenkins.length - c.jenkinsFailed}/${
+    r.jenkins.length
+  } credentials ok\n`;
+  return text;
+}

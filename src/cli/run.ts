@@ -1,0 +1,269 @@
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { ConfigError, findKey, type ManagedKey, type RotatorConfig } from '../config';
+import type { Composition } from '../compose';
+import { emergencyRotate } from '../engine/emergency';
+import { rotateNow } from '../engine/rotate-now';
+import {
+  checkJenkinsTargets,
+  collectInventory,
+  planScan,
+  readSecretStates,
+  type JenkinsTargetCheck,
+} from '../scan';
+import {
+  parseCommandLine,
+  type AuditArgs,
+  type GlobalOptions,
+  type PlanArgs,
+  type RotateArgs,
+  type ValidateArgs,
+} from './args';
+import { buildAudit, formatAudit } from './audit';
+import {
+  awsSetup,
+  cliComposition,
+  closeComposition,
+  configFile,
+  loadConfig,
+  loadConfigOrEmpty,
+} from './context';
+import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
+import { commandHelp, mainHelp } from './help';
+import { cliLog, type CliIo } from './io';
+import { buildPlanReport, formatPlan } from './plan';
+import { formatEmergencyReport, formatRotateReport, progressReporter } from './rotate';
+import { readSandbox } from './sandbox';
+import { formatValidation, validationResult } from './validate';
+
+export function cliVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+/**
+ * Runs one command line and returns its exit code; never throws. Results go to `io.out`, everything else to
+ * `io.err`, errors as one line (`key-rotator: error: …`) plus details with --verbose.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  let verbose = false;
+  /** The AWS endpoint in use, once known, for error messages. */
+  const target: { endpoint?: string } = {};
+  try {
+    const parsed = parseCommandLine(argv);
+    verbose = parsed.global.verbose;
+    if (parsed.global.endpoint) target.endpoint = parsed.global.endpoint;
+    if (parsed.kind === 'help') {
+      io.out(`${parsed.command ? commandHelp(parsed.command) : mainHelp(cliVersion())}\n`);
+      return EXIT.ok;
+    }
+    if (parsed.kind === 'version') {
+      io.out(`${cliVersion()}\n`);
+      return EXIT.ok;
+    }
+    const { args, global } = parsed;
+    if (args.command === 'validate-config') return await validateCommand(args, global, io);
+    return await withAws(global, io, target, (ctx) =>
+      args.command === 'audit'
+        ? auditCommand(args, ctx)
+        : args.command === 'plan'
+          ? planCommand(args, ctx)
+          : rotateCommand(args, ctx),
+    );
+  } catch (err) {
+    const usage = err instanceof UsageError;
+    io.err(`key-rotator: error: ${describeError(err, target)}\n`);
+    if (usage) io.err(`Run key-rotator --help for the commands and options.\n`);
+    else if (verbose) io.err(`${errorDetails(err)}\n`);
+    else if (!(err instanceof CliError)) io.err(`(--verbose shows the details)\n`);
+    return usage ? EXIT.usage : EXIT.failed;
+  }
+}
+
+interface AwsContext {
+  io: CliIo;
+  global: GlobalOptions;
+  /** Loads the configuration (for audit: optional), then builds the composition over AWS. */
+  compose(opts?: { optionalConfig?: boolean }): Promise<{ composition: Composition; configFile?: string }>;
+}
+
+/** Runs `fn` with the composition over AWS (endpoint, region, credentials resolved once), then frees the clients. */
+async function withAws(
+  global: GlobalOptions,
+  io: CliIo,
+  target: { endpoint?: string },
+  fn: (ctx: AwsContext) => Promise<ExitCode>,
+): Promise<ExitCode> {
+  const compositions: Composition[] = [];
+  const log = cliLog(io, global.verbose);
+  try {
+    return await fn({
+      io,
+      global,
+      compose: async (opts = {}) => {
+        // The sandbox line first (it may name the configuration), the configuration before anything AWS.
+        const sandbox = global.sandbox !== undefined ? await readSandbox(global.sandbox, io) : undefined;
+        const choice = configFile(
+          global,
+          io,
+          sandbox?.configFile ? { sandboxConfigFile: sandbox.configFile } : {},
+        );
+        const loaded: { config: RotatorConfig; file?: string } = opts.optionalConfig
+          ? await loadConfigOrEmpty(choice, io)
+          : { config: await loadConfig(choice), file: choice.file };
+        const aws = await awsSetup(global, io, sandbox);
+        if (aws.endpoint) target.endpoint = aws.endpoint;
+        const composition = cliComposition(loaded.config, aws, log);
+        compositions.push(composition);
+        return { composition, ...(loaded.file ? { configFile: loaded.file } : {}) };
+      },
+    });
+  } finally {
+    for (const c of compositions) closeComposition(c);
+  }
+}
+
+async function validateCommand(args: ValidateArgs, global: GlobalOptions, io: CliIo): Promise<ExitCode> {
+  const choice = configFile(global, io, args.file !== undefined ? { argument: args.file } : {});
+  let result;
+  try {
+    result = validationResult(choice.file, await loadConfig(choice));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    result = validationResult(choice.file, err);
+  }
+  io.out(args.json ? json(result) : formatValidation(result));
+  if (!result.valid) {
+    io.err(
+      `key-rotator: error: ${result.file} is not a valid configuration (${result.issues.length} ${result.issues.length === 1 ? 'issue' : 'issues'})\n`,
+    );
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
+
+async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode> {
+  const { composition, configFile: file } = await ctx.compose({ optionalConfig: true });
+  const inventory = await collectInventory(composition, { source: args.credentialReport ? 'auto' : 'list' });
+  const report = buildAudit(inventory, composition.config, file);
+  ctx.io.out(args.json ? json(report) : formatAudit(report));
+  if (report.problems.length) {
+    ctx.io.err(
+      `key-rotator: error: the audit is incomplete: ${report.problems.length} part(s) could not be read (listed under problems)\n`,
+    );
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
+
+async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
+  const { composition } = await ctx.compose();
+  const rotationLambdaArn =
+    args.rotationLambdaArn ?? (ctx.io.env['ROTATION_LAMBDA_ARN']?.trim() || undefined);
+  const [inventory, states] = await Promise.all([
+    collectInventory(composition, { source: args.credentialReport ? 'auto' : 'list' }),
+    readSecretStates(composition),
+  ]);
+  const plan = planScan(
+    inventory,
+    composition.config,
+    states,
+    new Date(),
+    rotationLambdaArn ? { rotationLambdaArn } : {},
+  );
+  const jenkins: JenkinsTargetCheck[] = [];
+  for (const key of composition.config.keys) jenkins.push(...(await checkJenkinsTargets(composition, key)));
+  const report = buildPlanReport(inventory, plan, jenkins);
+  ctx.io.out(args.json ? json(report) : formatPlan(report));
+  if (!report.ok) {
+    const what = [
+      report.counts.fail && `${report.counts.fail} key(s) would fail`,
+      report.counts.jenkinsFailed && `${report.counts.jenkinsFailed} Jenkins credential check(s) failed`,
+    ].filter(Boolean);
+    ctx.io.err(`key-rotator: error: the plan found problems: ${what.join(', ')}\n`);
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
+
+/** The managed key `rotate <user>` names: by IAM user (case-insensitive, as IAM) or by the key's name. */
+function managedKeyFor(config: RotatorConfig, target: string): ManagedKey {
+  const byUser = findKey(config, { iamUser: target });
+  const key = byUser ?? findKey(config, { name: target });
+  if (!key)
+    throw new CliError(
+      `"${target}" is not a managed IAM user or key name in the configuration (managed: ${config.keys
+        .map((k) => `${k.iamUser} (${k.name})`)
+        .join(', ')})`,
+    );
+  return key;
+}
+
+async function rotateCommand(args: RotateArgs, ctx: AwsContext): Promise<ExitCode> {
+  const { io } = ctx;
+  const { composition } = await ctx.compose();
+  const isKeyId = /^(AKIA|ASIA)/.test(args.target);
+  const key = isKeyId ? undefined : managedKeyFor(composition.config, args.target);
+  const progress = progressReporter(io);
+  const abort = new AbortController();
+  const untrap = io.trapInterrupt?.(() => {
+    progress.done();
+    io.err(
+      'key-rotator: interrupted: stopping at the next wait; a normal rotation is then undone (Ctrl-C again quits at once)\n',
+    );
+    abort.abort(new CliError('interrupted by the operator (Ctrl-C)'));
+  });
+  try {
+    const common = { onStep: progress.onStep, onProgress: progress.onProgress, signal: abort.signal };
+    if (args.emergency) {
+      const reason = args.reason ?? `emergency rotation from the key-rotator CLI (by ${safeUser()})`;
+      io.err(
+        `key-rotator: EMERGENCY rotation of ${key ? `${key.name} (IAM user ${key.iamUser})` : `access key ${args.target}`}: ${reason}\n`,
+      );
+      const input = {
+        ...(key ? { userName: key.iamUser } : { accessKeyId: args.target }),
+        ...(key?.accountId ? { accountId: key.accountId } : {}),
+        reason,
+        deleteOld: args.deleteOld,
+      };
+      const report = await emergencyRotate(composition, input, {
+        ...common,
+        ...(ctx.global.verbose ? { log: cliLog(io, true) } : {}),
+      });
+      progress.done();
+      io.out(args.json ? json(report) : formatEmergencyReport(report));
+      if (report.outcome === 'rotated' || report.outcome === 'revoked') return EXIT.ok;
+      io.err(`key-rotator: error: emergency ${report.outcome}: ${oneLine(report.summary)}\n`);
+      return EXIT.failed;
+    }
+    if (!key) throw new CliError('internal: no key to rotate');
+    io.err(`key-rotator: rotating ${key.name} (IAM user ${key.iamUser})\n`);
+    const report = await rotateNow(composition, key, { ...common, deleteOld: args.deleteOld });
+    progress.done();
+    io.out(args.json ? json(report) : formatRotateReport(report));
+    if (report.outcome === 'rotated') return EXIT.ok;
+    io.err(
+      `key-rotator: error: the rotation of ${key.name} failed at ${report.failedStep ?? '?'}: ${oneLine(report.error?.message ?? 'unknown error')}\n`,
+    );
+    return EXIT.failed;
+  } finally {
+    progress.done();
+    untrap?.();
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown user';
+  }
+}

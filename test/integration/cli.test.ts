@@ -1,0 +1,542 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditReport } from '../../src/cli/audit';
+import type { PlanReport } from '../../src/cli/plan';
+import type { EmergencyReport } from '../../src/engine/emergency';
+import type { RotateNowReport } from '../../src/engine/rotate-now';
+import { serializeState } from '../../localcloud/aws/admin';
+import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
+import { seedScenario, type ScenarioKey, type SeededKey } from '../../localcloud/scenario';
+import { jenkinsCredential } from '../support/jenkins';
+
+/**
+ * The operator CLI run as a user runs it (`node bin/key-rotator.js …`, a child process) against the local cloud
+ * started in this process.
+ */
+
+const BIN = fileURLToPath(new URL('../../bin/key-rotator.js', import.meta.url));
+const DAY = 86_400_000;
+const ROTATION_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:111122223333:function:jenkins-key-rotator-rotate';
+
+const KEYS: ScenarioKey[] = [
+  {
+    name: 'prod-ecr-push',
+    iamUser: 'jenkins-prod',
+    ageDays: 120,
+    secretName: 'jenkins/prod/aws-key',
+    credentials: [
+      { store: 'system', credentialId: 'aws-prod', kind: 'aws' },
+      { store: { folder: 'team-a/deploy' }, credentialId: 'aws-prod-userpass', kind: 'usernamePassword' },
+    ],
+  },
+  {
+    name: 'dev-ecr-push',
+    iamUser: 'jenkins-dev',
+    ageDays: 10,
+    secretName: 'jenkins/dev/aws-key',
+    credentials: [{ store: { folder: 'dev' }, credentialId: 'aws-dev', kind: 'aws' }],
+  },
+  {
+    name: 'stage-ecr-push',
+    iamUser: 'jenkins-stage',
+    ageDays: 30,
+    secretName: 'jenkins/stage/aws-key',
+    credentials: [{ store: 'system', credentialId: 'aws-stage', kind: 'aws' }],
+  },
+  {
+    name: 'qa-ecr-push',
+    iamUser: 'jenkins-qa',
+    ageDays: 40,
+    secretName: 'jenkins/qa/aws-key',
+    credentials: [{ store: 'system', credentialId: 'aws-qa', kind: 'aws' }],
+  },
+];
+
+let cloud: LocalCloud;
+let dir: string;
+let configPath: string;
+let seeded: SeededKey[];
+let sm: SecretsManagerClient;
+let legacy: { old: string; inactive: string };
+/** Everything the CLI printed, to check that no secret ever appears in it. */
+const printed: string[] = [];
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI asynchronously (the emulators answer from this process's event loop). */
+function cli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    TMPDIR: process.env['TMPDIR'],
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...(opts.env ?? {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: cloud.aws.admin.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: cloud.aws.admin.secretAccessKey,
+    }),
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? dir, env, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      printed.push(stdout, stderr);
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+const withEndpoint = (...args: string[]) => [...args, '--config', configPath, '--endpoint', cloud.aws.url];
+const acct = () => cloud.aws.state.defaultAccountId;
+const keysOf = (user: string) => cloud.aws.state.keysOf(acct(), user);
+const seededKey = (name: string) => {
+  const k = seeded.find((s) => s.name === name);
+  if (!k) throw new Error(`not seeded: ${name}`);
+  return k;
+};
+
+async function currentKeyId(secretId: string): Promise<string> {
+  const r = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
+  return (JSON.parse(r.SecretString ?? '{}') as { accessKeyId: string }).accessKeyId;
+}
+
+/**
+ * The AWS emulator's whole state, minus what reads change (as in AWS): the caller key's last use and the secrets'
+ * last access dates; and minus the clock.
+ */
+const READ_MARKS = new Set(['now', 'lastUsed', 'lastAccessedDate']);
+function awsSnapshot(): unknown {
+  return JSON.parse(
+    JSON.stringify(serializeState(cloud.aws.state), (k, v: unknown) => (READ_MARKS.has(k) ? undefined : v)),
+  ) as unknown;
+}
+
+async function jenkinsSnapshot(): Promise<unknown[]> {
+  const all: [Parameters<typeof jenkinsCredential>[1], string][] = KEYS.flatMap((k) =>
+    k.credentials.map((c): [Parameters<typeof jenkinsCredential>[1], string] => [c.store, c.credentialId]),
+  );
+  return Promise.all(all.map(([store, id]) => jenkinsCredential(cloud, store, id)));
+}
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({ aws: { propagationDelayMs: 300 } });
+  const result = await seedScenario(cloud, KEYS);
+  seeded = result.seeded;
+  // A user the configuration does not manage: an old active key, and a young inactive one.
+  const user = cloud.aws.state.createUser(acct(), 'legacy-deployer', {
+    createDate: cloud.aws.state.now() - 400 * DAY,
+  });
+  const old = cloud.aws.state.createAccessKey(user, {
+    createDate: cloud.aws.state.now() - 200 * DAY,
+    established: true,
+  });
+  old.lastUsed = { date: cloud.aws.state.now() - 5 * DAY, serviceName: 's3', region: 'us-east-1' };
+  const inactive = cloud.aws.state.createAccessKey(user, {
+    createDate: cloud.aws.state.now() - 3 * DAY,
+    established: true,
+    status: 'Inactive',
+  });
+  legacy = { old: old.accessKeyId, inactive: inactive.accessKeyId };
+  dir = await mkdtemp(join(tmpdir(), 'key-rotator-cli-it-'));
+  configPath = join(dir, 'rotator.config.json');
+  await writeFile(configPath, JSON.stringify(result.config, null, 2));
+  sm = new SecretsManagerClient({
+    region: 'us-east-1',
+    endpoint: cloud.aws.url,
+    credentials: {
+      accessKeyId: cloud.aws.admin.accessKeyId,
+      secretAccessKey: cloud.aws.admin.secretAccessKey,
+    },
+  });
+});
+
+afterAll(async () => {
+  sm.destroy();
+  await cloud.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('key-rotator audit', () => {
+  it('--json lists every seeded key with its age, status, last use and managed flag', async () => {
+    const r = await cli(withEndpoint('audit', '--json'));
+    expect(r.code, r.stderr).toBe(0);
+    const audit = JSON.parse(r.stdout) as AuditReport;
+    expect(audit.accountId).toBe(acct());
+    const keys = audit.users.flatMap((u) => u.keys.map((k) => ({ ...k, user: u })));
+    const find = (id: string) => {
+      const k = keys.find((x) => x.accessKeyId === id);
+      if (!k) throw new Error(`key ${id} not in the audit`);
+      return k;
+    };
+    for (const s of KEYS) {
+      const k = find(seededKey(s.name).accessKeyId);
+      expect(k).toMatchObject({
+        status: 'Active',
+        ageDays: s.ageDays,
+        lastUsedService: 'ecr',
+        maxAgeDays: 90,
+      });
+      expect(k.user).toMatchObject({
+        userName: s.iamUser,
+        path: '/jenkins/',
+        managed: true,
+        managedKey: s.name,
+      });
+      expect(k.rotationDue).toBe(new Date(Date.parse(k.createDate) + 90 * DAY).toISOString());
+      expect(k.stale).toBe(s.ageDays >= 90);
+    }
+    expect(find(legacy.old)).toMatchObject({
+      status: 'Active',
+      ageDays: 200,
+      lastUsedService: 's3',
+      rotationDue: null,
+      stale: true,
+    });
+    expect(find(legacy.old).user).toMatchObject({
+      userName: 'legacy-deployer',
+      managed: false,
+      managedKey: null,
+    });
+    expect(find(legacy.inactive)).toMatchObject({
+      status: 'Inactive',
+      ageDays: 3,
+      lastUsedDate: null,
+      stale: false,
+    });
+    expect(audit.problems).toEqual([]);
+  });
+
+  it('prints a table by default', async () => {
+    const r = await cli(withEndpoint('audit'));
+    expect(r.code, r.stderr).toBe(0);
+    const row = (id: string) => r.stdout.split('\n').find((l) => l.includes(id)) ?? '';
+    expect(row(seededKey('prod-ecr-push').accessKeyId)).toMatch(
+      /^jenkins-prod\s+AKIA\w+\s+active\s+120d\s+\d{4}-\d\d-\d\d ecr\s+prod-ecr-push\s+\d{4}-\d\d-\d\d\s+STALE$/,
+    );
+    expect(row(seededKey('dev-ecr-push').accessKeyId)).toMatch(
+      /^jenkins-dev\s+AKIA\w+\s+active\s+10d\s+.*dev-ecr-push\s+\d{4}-\d\d-\d\d$/,
+    );
+    expect(row(legacy.old)).toMatch(/^legacy-deployer\s+AKIA\w+\s+active\s+200d\s+\S+ s3\s+no\s+-\s+STALE$/);
+  });
+
+  it('without a configuration file shows every key as unmanaged, and says so', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'key-rotator-cli-noconf-'));
+    try {
+      const r = await cli(['audit', '--json', '--endpoint', cloud.aws.url], { cwd: empty });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/no configuration .*every key is shown as unmanaged/);
+      const audit = JSON.parse(r.stdout) as AuditReport;
+      expect(audit.users.find((u) => u.userName === 'jenkins-prod')).toMatchObject({ managed: false });
+      expect(audit.users.every((u) => !u.managed)).toBe(true);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('--sandbox reads endpoint, region and credentials from the sandbox line (file or stdin)', async () => {
+    const line = JSON.stringify({
+      aws: {
+        endpoint: cloud.aws.url,
+        region: 'us-east-1',
+        accountId: acct(),
+        accessKeyId: cloud.aws.admin.accessKeyId,
+        secretAccessKey: cloud.aws.admin.secretAccessKey,
+      },
+      jenkins: { url: cloud.jenkins.url },
+    });
+    const text = `\n> jenkins-key-rotator@0.1.0 sandbox\n> tsx scripts/sandbox.ts\n\n${line}\n`;
+    const file = join(dir, 'sandbox.json');
+    await writeFile(file, text);
+    // No AWS variables at all: everything comes from the sandbox line.
+    for (const run of [
+      () => cli(['audit', '--json', '--config', configPath, '--sandbox', file], { env: {} }),
+      () => cli(['audit', '--json', '--config', configPath, '--sandbox', '-'], { env: {}, input: text }),
+    ]) {
+      const r = await run();
+      expect(r.code, r.stderr).toBe(0);
+      const audit = JSON.parse(r.stdout) as AuditReport;
+      expect(audit.users.find((u) => u.userName === 'jenkins-dev')).toMatchObject({
+        managedKey: 'dev-ecr-push',
+      });
+    }
+    // A sandbox line that names its configuration needs no --config.
+    const withConfig = JSON.stringify({ ...(JSON.parse(line) as object), configFile: configPath });
+    const empty = await mkdtemp(join(tmpdir(), 'key-rotator-cli-sandbox-'));
+    try {
+      const r = await cli(['audit', '--json', '--sandbox', '-'], {
+        env: {},
+        input: `${withConfig}\n`,
+        cwd: empty,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const audit = JSON.parse(r.stdout) as AuditReport;
+      expect(audit.configFile).toBe(configPath);
+      expect(audit.users.find((u) => u.userName === 'jenkins-prod')).toMatchObject({
+        managedKey: 'prod-ecr-push',
+      });
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('key-rotator plan', () => {
+  it('reports the old key due and the young key not, checks Jenkins, and changes nothing', async () => {
+    const aws = awsSnapshot();
+    const jenkins = await jenkinsSnapshot();
+    const calls = cloud.aws.state.callLog.length;
+    const requests = cloud.jenkins.state.requests.length;
+
+    const r = await cli(withEndpoint('plan', '--json', '--rotation-lambda-arn', ROTATION_LAMBDA_ARN));
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as PlanReport;
+    const decision = (key: string) => plan.decisions.filter((d) => d.key === key);
+    expect(plan.decisions.filter((d) => d.action === 'rotate')).toEqual([
+      expect.objectContaining({
+        key: 'prod-ecr-push',
+        user: 'jenkins-prod',
+        accessKeyId: seededKey('prod-ecr-push').accessKeyId,
+        ageDays: 120,
+        maxAgeDays: 90,
+      }),
+    ]);
+    expect(decision('dev-ecr-push')).toEqual([
+      expect.objectContaining({
+        action: 'skip',
+        accessKeyId: seededKey('dev-ecr-push').accessKeyId,
+        reason: expect.stringMatching(/^not due: 10 days old/) as string,
+      }),
+    ]);
+    expect(plan.decisions.filter((d) => d.action === 'report')).toEqual([
+      expect.objectContaining({ user: 'legacy-deployer', accessKeyId: legacy.old, ageDays: 200 }),
+    ]);
+    expect(plan.counts.fail).toBe(0);
+    expect(plan.jenkins.map((j) => [j.key, j.credentialId, j.ok])).toEqual([
+      ['prod-ecr-push', 'aws-prod', true],
+      ['prod-ecr-push', 'aws-prod-userpass', true],
+      ['dev-ecr-push', 'aws-dev', true],
+      ['stage-ecr-push', 'aws-stage', true],
+      ['qa-ecr-push', 'aws-qa', true],
+    ]);
+    expect(plan.ok).toBe(true);
+
+    // Read-only: the same state, and nothing but reads on either side.
+    expect(awsSnapshot()).toEqual(aws);
+    expect(await jenkinsSnapshot()).toEqual(jenkins);
+    const made = cloud.aws.state.callLog.slice(calls).map((c) => `${c.service}:${c.action}`);
+    expect(made).toContain('iam:ListAccessKeys');
+    expect(made).toContain('secretsmanager:DescribeSecret');
+    expect(made.filter((a) => !/^\w+:(Get|List|Describe)\w*$/.test(a))).toEqual([]);
+    const jenkinsMethods = cloud.jenkins.state.requests.slice(requests).map((q) => q.method);
+    expect(jenkinsMethods.length).toBeGreaterThan(0);
+    expect(jenkinsMethods.filter((m) => m !== 'GET')).toEqual([]);
+  });
+
+  it('exits 1 and names the failure when the run would fail (no rotation function known)', async () => {
+    const aws = awsSnapshot();
+    const r = await cli(withEndpoint('plan'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /^FAIL\s+prod-ecr-push\s+jenkins-prod\s+-\s+due \(120 days old, max 90\), but secret .* has no rotation function/m,
+    );
+    expect(r.stdout).toMatch(/^skip\s+dev-ecr-push\s+jenkins-dev\s+AKIA\w+\s+not due: 10 days old/m);
+    expect(r.stderr).toMatch(/^key-rotator: error: the plan found problems: 1 key\(s\) would fail\n$/);
+    expect(awsSnapshot()).toEqual(aws);
+  });
+});
+
+describe('key-rotator rotate', () => {
+  it('rotates jenkins-prod: new key current and in Jenkins, old key inactive; progress on stderr', async () => {
+    const old = seededKey('prod-ecr-push').accessKeyId;
+    const r = await cli(withEndpoint('rotate', 'jenkins-prod'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/waiting for the new key to propagate… attempt \d+, 1\/3 consecutive successes/);
+    expect(r.stderr).toMatch(/waiting for the new key to propagate… attempt \d+, 3\/3 consecutive successes/);
+    expect(r.stderr).toMatch(/^\[1\/4\] createSecret: .*created key AKIA/m);
+    expect(r.stderr).toMatch(/^\[4\/4\] finishSecret: .*deactivated the previous key/m);
+    const now = await currentKeyId('jenkins/prod/aws-key');
+    expect(now).not.toBe(old);
+    expect(r.stdout).toMatch(new RegExp(`^Rotated prod-ecr-push \\(IAM user jenkins-prod\\)`));
+    expect(r.stdout).toContain(`new key ${now}: AWSCURRENT`);
+    expect(r.stdout).toContain(`old key ${old}: inactive`);
+    expect(keysOf('jenkins-prod').map((k) => [k.accessKeyId, k.status])).toEqual([
+      [old, 'Inactive'],
+      [now, 'Active'],
+    ]);
+    expect((await jenkinsCredential(cloud, 'system', 'aws-prod'))['accessKey']).toBe(now);
+    expect(
+      (await jenkinsCredential(cloud, { folder: 'team-a/deploy' }, 'aws-prod-userpass'))['username'],
+    ).toBe(now);
+  });
+
+  it('a failed rotation exits 1 and is undone: the old key stays current and active', async () => {
+    const old = seededKey('dev-ecr-push').accessKeyId;
+    cloud.aws.state.faults.push({
+      id: 'cli-ecr-down-dev',
+      action: 'ecr:GetAuthorizationToken',
+      remaining: 20,
+      error: { code: 'ServerException', message: 'injected by the test', status: 500 },
+    });
+    try {
+      const r = await cli(withEndpoint('rotate', 'jenkins-dev'));
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^Rotation of dev-ecr-push \(IAM user jenkins-dev\) FAILED at testSecret/);
+      expect(r.stderr).toMatch(/^\[3\/4\] testSecret FAILED: /m);
+      expect(r.stderr).toMatch(
+        /^key-rotator: error: the rotation of dev-ecr-push failed at testSecret: .*ECR login/m,
+      );
+      expect(await currentKeyId('jenkins/dev/aws-key')).toBe(old);
+      expect(keysOf('jenkins-dev').map((k) => [k.accessKeyId, k.status])).toEqual([[old, 'Active']]);
+      expect((await jenkinsCredential(cloud, { folder: 'dev' }, 'aws-dev'))['accessKey']).toBe(old);
+    } finally {
+      cloud.aws.state.faults = [];
+    }
+  });
+
+  it('--emergency deactivates the leaked key at once, even though the verification then fails', async () => {
+    const leaked = seededKey('qa-ecr-push').accessKeyId;
+    cloud.aws.state.faults.push({
+      id: 'cli-ecr-down',
+      action: 'ecr:GetAuthorizationToken',
+      remaining: 20,
+      error: { code: 'ServerException', message: 'injected by the test', status: 500 },
+    });
+    try {
+      const r = await cli(
+        withEndpoint('rotate', 'jenkins-qa', '--emergency', '--reason', 'key pasted in a ticket', '--json'),
+      );
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout) as EmergencyReport;
+      expect(report).toMatchObject({
+        outcome: 'contained',
+        reason: 'key pasted in a ticket',
+        user: 'jenkins-qa',
+        compromisedKey: { accessKeyId: leaked, wasCurrent: true, before: 'Active', after: 'Inactive' },
+        rotation: { failedStep: 'testSecret' },
+      });
+      // At once: createSecret revoked it, before the verification failed (not the clean-up after the failure).
+      expect(report.rotation?.steps[0]?.actions).toContainEqual(
+        expect.stringMatching(new RegExp(`^revoked the current key at once: deactivated key ${leaked}`)),
+      );
+      expect(report.warnings.join('\n')).not.toMatch(/revoked after the rotation failed/);
+      expect(keysOf('jenkins-qa').find((k) => k.accessKeyId === leaked)?.status).toBe('Inactive');
+      // Jenkins stays on the new key: the old one is dead.
+      expect((await jenkinsCredential(cloud, 'system', 'aws-qa'))['accessKey']).toBe(
+        report.rotation?.newKeyId,
+      );
+      expect(r.stderr).toMatch(/^key-rotator: error: emergency contained: .*\n$/m);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('key-rotator: error:'))).toHaveLength(1);
+    } finally {
+      cloud.aws.state.faults = [];
+    }
+  });
+
+  it('--emergency --delete-old: rotated, the leaked key deleted', async () => {
+    const leaked = seededKey('stage-ecr-push').accessKeyId;
+    const r = await cli(withEndpoint('rotate', 'jenkins-stage', '--emergency', '--delete-old', '--json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/EMERGENCY rotation of stage-ecr-push \(IAM user jenkins-stage\)/);
+    expect(r.stderr).toMatch(/waiting for the new key to propagate… attempt \d+/);
+    const report = JSON.parse(r.stdout) as EmergencyReport;
+    const now = await currentKeyId('jenkins/stage/aws-key');
+    expect(report).toMatchObject({
+      outcome: 'rotated',
+      newKeyId: now,
+      compromisedKey: { accessKeyId: leaked, before: 'Active', after: 'deleted' },
+    });
+    expect(report.rotation?.outcome satisfies RotateNowReport['outcome'] | undefined).toBe('rotated');
+    expect(keysOf('jenkins-stage').map((k) => k.accessKeyId)).toEqual([now]);
+    expect((await jenkinsCredential(cloud, 'system', 'aws-stage'))['accessKey']).toBe(now);
+  });
+});
+
+describe('key-rotator validate-config', () => {
+  it('OK with a summary for the scenario configuration', async () => {
+    const r = await cli(['validate-config', configPath], { env: {} });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^OK: .*rotator\.config\.json: 4 managed keys, 5 Jenkins credentials\n/);
+  });
+
+  it('fails with the path of each issue', async () => {
+    const bad = JSON.parse(await readFile(configPath, 'utf8')) as {
+      keys: { jenkins: { url: string }[]; secretId: string }[];
+    };
+    bad.keys[1]!.jenkins[0]!.url = 'jenkins.internal';
+    bad.keys[3]!.secretId = 'https://example.com/secret';
+    const file = join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify(bad));
+    const r = await cli(['validate-config', '--config', file], { env: {} });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^INVALID: .*bad\.json \(2 issues\)/);
+    expect(r.stdout).toMatch(/^ {2}keys\[1\]\.jenkins\[0\]\.url: must be an absolute http\(s\) URL/m);
+    expect(r.stdout).toMatch(
+      /^ {2}keys\[3\]\.secretId: must be a Secrets Manager secret name or ARN, not a URL/m,
+    );
+    expect(r.stderr).toMatch(/^key-rotator: error: .*bad\.json is not a valid configuration \(2 issues\)\n$/);
+  });
+});
+
+describe('errors', () => {
+  it('usage errors exit 2 with one error line', async () => {
+    for (const args of [
+      ['rotate'],
+      ['frobnicate'],
+      ['audit', '--bogus'],
+      ['rotate', 'jenkins-prod', '--reason', 'x'],
+    ]) {
+      const r = await cli(args, { env: {} });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n')[0]).toMatch(/^key-rotator: error: /);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('key-rotator: error:'))).toHaveLength(1);
+    }
+  });
+
+  it('an unreachable endpoint is one line (exit 1), the details only with --verbose', async () => {
+    const r = await cli(['audit', '--config', configPath, '--endpoint', 'http://127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'key-rotator: error: cannot reach http://127.0.0.1:1 (ECONNREFUSED): is the endpoint (local cloud) running?\n(--verbose shows the details)\n',
+    );
+    const v = await cli(['audit', '--config', configPath, '--endpoint', 'http://127.0.0.1:1', '--verbose']);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(/^key-rotator: error: cannot reach http:\/\/127\.0\.0\.1:1/);
+    expect(v.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('no secret access key, token or password was ever printed', () => {
+    const secrets = [
+      ...[...cloud.aws.state.accessKeys.values()].map((k) => k.secretAccessKey),
+      cloud.aws.admin.secretAccessKey,
+      cloud.jenkins.admin.apiToken,
+      ...[...cloud.jenkins.state.users.values()].flatMap((u) => [
+        ...u.apiTokens,
+        ...(u.password ? [u.password] : []),
+      ]),
+    ];
+    expect(secrets.length).toBeGreaterThan(KEYS.length);
+    const out = printed.join('\n');
+    expect(out.length).toBeGreaterThan(1000);
+    for (const s of secrets) expect(out.includes(s), 'a secret was printed').toBe(false);
+  });
+});

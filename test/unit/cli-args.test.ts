@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine, type ParsedArgs } from '../../src/cli/args';
+import { UsageError } from '../../src/cli/errors';
+
+const run = (...argv: string[]) => {
+  const p = parseCommandLine(argv);
+  if (p.kind !== 'run') throw new Error(`expected a command, got ${p.kind}`);
+  return p;
+};
+const usage = (...argv: string[]): string => {
+  try {
+    parseCommandLine(argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error(`no usage error for ${argv.join(' ')}`);
+};
+
+describe('parseCommandLine', () => {
+  it('parses each command with its options', () => {
+    expect(run('audit').args).toEqual({ command: 'audit', json: false, credentialReport: false });
+    expect(run('audit', '--json', '--credential-report').args).toEqual({
+      command: 'audit',
+      json: true,
+      credentialReport: true,
+    });
+    expect(
+      run('plan', '--rotation-lambda-arn', 'arn:aws:lambda:us-east-1:111122223333:function:r').args,
+    ).toEqual({
+      command: 'plan',
+      json: false,
+      credentialReport: false,
+      rotationLambdaArn: 'arn:aws:lambda:us-east-1:111122223333:function:r',
+    });
+    expect(run('rotate', 'jenkins-prod').args).toEqual({
+      command: 'rotate',
+      target: 'jenkins-prod',
+      json: false,
+      emergency: false,
+      deleteOld: false,
+    });
+    expect(
+      run('rotate', '--emergency', 'jenkins-prod', '--delete-old', '--reason', 'leaked in a log', '--json')
+        .args,
+    ).toEqual({
+      command: 'rotate',
+      target: 'jenkins-prod',
+      json: true,
+      emergency: true,
+      deleteOld: true,
+      reason: 'leaked in a log',
+    });
+    expect(run('rotate', 'AKIAABCDEFGHIJKLMNOP', '--emergency').args).toMatchObject({
+      target: 'AKIAABCDEFGHIJKLMNOP',
+    });
+    expect(run('validate-config').args).toEqual({ command: 'validate-config', json: false });
+    expect(run('validate-config', 'ci.json', '--json').args).toEqual({
+      command: 'validate-config',
+      json: true,
+      file: 'ci.json',
+    });
+  });
+
+  it('takes global options before or after the command', () => {
+    const before = run('--config', 'a.json', '--region', 'eu-west-1', '-v', 'audit');
+    const after = run('audit', '-c', 'a.json', '--region=eu-west-1', '--verbose');
+    for (const p of [before, after])
+      expect(p.global).toEqual({ config: 'a.json', region: 'eu-west-1', verbose: true });
+    expect(run('plan', '--endpoint', 'http://127.0.0.1:4566/', '--sandbox', '-').global).toEqual({
+      endpoint: 'http://127.0.0.1:4566',
+      sandbox: '-',
+      verbose: false,
+    });
+  });
+
+  it('help and version', () => {
+    const kinds = (p: ParsedArgs) => (p.kind === 'help' ? `help:${p.command ?? ''}` : p.kind);
+    expect(kinds(parseCommandLine(['--help']))).toBe('help:');
+    expect(kinds(parseCommandLine(['-h']))).toBe('help:');
+    expect(kinds(parseCommandLine(['help']))).toBe('help:');
+    expect(kinds(parseCommandLine(['help', 'rotate']))).toBe('help:rotate');
+    expect(kinds(parseCommandLine(['rotate', '--help']))).toBe('help:rotate');
+    // --help wins over a missing argument or a foreign option: the user is asking how to call it.
+    expect(kinds(parseCommandLine(['audit', '--emergency', '--help']))).toBe('help:audit');
+    expect(kinds(parseCommandLine(['--version']))).toBe('version');
+    expect(kinds(parseCommandLine(['-V']))).toBe('version');
+  });
+
+  it('usage errors say what is wrong', () => {
+    expect(usage()).toMatch(/no command given \(commands: audit, plan, rotate, validate-config\)/);
+    expect(usage('audits')).toMatch(/unknown command "audits"/);
+    expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
+    expect(usage('audit', '--jsn')).toBe('unknown option --jsn');
+    expect(usage('audit', '-x')).toBe('unknown option -x');
+    expect(usage('audit', '--emergency')).toMatch(/--emergency is not an option of audit/);
+    expect(usage('plan', '--reason', 'x')).toMatch(/--reason is not an option of plan/);
+    expect(usage('validate-config', '--credential-report')).toMatch(/not an option of validate-config/);
+    expect(usage('audit', 'extra')).toMatch(/unexpected argument "extra" for audit/);
+    expect(usage('rotate')).toMatch(/rotate needs the IAM user/);
+    expect(usage('rotate', 'a', 'b')).toMatch(/unexpected argument "b"/);
+    expect(usage('validate-config', 'a.json', 'b.json')).toMatch(/unexpected argument "b.json"/);
+    expect(usage('rotate', 'jenkins-prod', '--reason', 'x')).toMatch(/--reason goes with --emergency/);
+    expect(usage('rotate', 'AKIAABCDEFGHIJKLMNOP')).toMatch(/access key id.*--emergency/);
+    expect(usage('audit', '--config')).toBe('option --config needs a value');
+    expect(usage('audit', '--config', '')).toBe('option --config needs a value');
+    expect(usage('audit', '--json=yes')).toBe('option --json takes no value');
+    expect(usage('audit', '--endpoint', 'localhost:4566')).toMatch(/--endpoint must be an http\(s\) URL/);
+    expect(usage('plan', '--rotation-lambda-arn', 'my-function')).toMatch(/Lambda function ARN/);
+  });
+});
