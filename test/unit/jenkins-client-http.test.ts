@@ -289,14 +289,15 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
 
   it('stops runJob at its deadline and on the caller signal', async () => {
     const waiting = json({ _class: 'hudson.model.Queue$WaitingItem', why: 'quiet period' });
-    queue.push(send(201, '', { location: '/queue/item/1/' }), ...Array<Handler>(50).fill(waiting));
-    const e = await failure(client().runJob('canary', {}, { timeoutMs: 200, pollMs: 20 }));
+    // Enough queued answers to outlast the deadline even on a loaded machine.
+    queue.push(send(201, '', { location: '/queue/item/1/' }), ...Array<Handler>(500).fill(waiting));
+    const e = await failure(client().runJob('canary', {}, { timeoutMs: 1_000, pollMs: 20 }));
     expect(e.reason).toBe('timeout');
-    expect(e.message).toMatch(/leave the queue: not done within 200 ms/);
+    expect(e.message).toMatch(/leave the queue: not done within 1000 ms/);
 
-    queue = [send(201, '', { location: '/queue/item/2/' }), ...Array<Handler>(50).fill(waiting)];
+    queue = [send(201, '', { location: '/queue/item/2/' }), ...Array<Handler>(500).fill(waiting)];
     const ctl = new AbortController();
-    setTimeout(() => ctl.abort(), 100);
+    setTimeout(() => ctl.abort(), 300);
     const aborted = await failure(
       client().runJob('canary', {}, { timeoutMs: 10_000, pollMs: 20, signal: ctl.signal }),
     );
