@@ -88,14 +88,7 @@ async function rotation() {
   ]);
   const quiet = { ...config, defaults: { consecutiveSuccesses: 1 } };
   wireRotator(cloud, quiet, { silent: true });
-  const sm = new SecretsManagerClient({
-    region: 'us-east-1',
-    endpoint: cloud.aws.url,
-    credentials: {
-      accessKeyId: cloud.aws.admin.accessKeyId,
-      secretAccessKey: cloud.aws.admin.secretAccessKey,
-    },
-  });
+  const sm = new SecretsManagerClient(cloud.aws.adminClientConfig('us-east-1'));
   const times: number[] = [];
   let calls = 0;
   for (let i = 0; i < RUNS; i++) {

@@ -48,11 +48,7 @@ const folderOf = (s: ScenarioCredential['store']): string | undefined =>
  */
 export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], region = 'us-east-1') {
   const { aws, jenkins } = cloud;
-  const sm = new SecretsManagerClient({
-    region,
-    endpoint: aws.url,
-    credentials: { accessKeyId: aws.admin.accessKeyId, secretAccessKey: aws.admin.secretAccessKey },
-  });
+  const sm = new SecretsManagerClient(aws.adminClientConfig(region));
   const acct = aws.state.defaultAccountId;
   const rotatorToken = `11${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')}`;
   const tokenSecret = await sm.send(

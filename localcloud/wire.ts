@@ -30,18 +30,7 @@ export function wireRotationHook(
   arn = LOCAL_ROTATE_LAMBDA_ARN,
 ) {
   const config = parseConfig(rawConfig);
-  const composition: Composition = compose(
-    config,
-    {
-      region: cloud.aws.state.defaultRegion,
-      endpoint: cloud.aws.url,
-      credentials: {
-        accessKeyId: cloud.aws.admin.accessKeyId,
-        secretAccessKey: cloud.aws.admin.secretAccessKey,
-      },
-    },
-    logger,
-  );
+  const composition: Composition = compose(config, cloud.aws.adminClientConfig(), logger);
   const handler = createRotateHandler({ composition: () => Promise.resolve(composition), logger });
   const invoke = (event: unknown) => handler(event, lambdaContext());
   cloud.aws.state.rotationFunctions.set(arn, invoke);

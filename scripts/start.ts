@@ -167,14 +167,7 @@ async function main(): Promise<boolean> {
     printKeys('After:', after);
     say();
 
-    const sm = new SecretsManagerClient({
-      region: 'us-east-1',
-      endpoint: cloud.aws.url,
-      credentials: {
-        accessKeyId: cloud.aws.admin.accessKeyId,
-        secretAccessKey: cloud.aws.admin.secretAccessKey,
-      },
-    });
+    const sm = new SecretsManagerClient(cloud.aws.adminClientConfig('us-east-1'));
     const checks: { ok: boolean; text: string }[] = [];
     for (const k of DEMO_KEYS) {
       const old = before.find((r) => r.iamUser === k.iamUser && r.status === 'Active');

@@ -26,6 +26,12 @@ export interface AwsEmulator {
   state: AwsState;
   /** Credentials of the seeded administrator (full permissions, no propagation delay). */
   admin: { accessKeyId: string; secretAccessKey: string; userName: string; accountId: string };
+  /** Config for any AWS SDK v3 client talking to the emulator as its administrator. */
+  adminClientConfig(region?: string): {
+    region: string;
+    endpoint: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  };
   close(): Promise<void>;
 }
 
@@ -288,8 +294,14 @@ export async function startAwsEmulator(opts: AwsEmulatorOptions = {}): Promise<A
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    adminClientConfig: (region = state.defaultRegion) => ({
+      region,
+      endpoint: url,
+      credentials: { accessKeyId: adminKey.accessKeyId, secretAccessKey: adminKey.secretAccessKey },
+    }),
     state,
     admin: {
       accessKeyId: adminKey.accessKeyId,

@@ -136,14 +136,7 @@ beforeAll(async () => {
     logger: createLogger('jenkins-key-rotator-test-emergency'),
   });
   invoke = (event) => handler(event, lambdaContext());
-  sm = new SecretsManagerClient({
-    region: 'us-east-1',
-    endpoint: cloud.aws.url,
-    credentials: {
-      accessKeyId: cloud.aws.admin.accessKeyId,
-      secretAccessKey: cloud.aws.admin.secretAccessKey,
-    },
-  });
+  sm = new SecretsManagerClient(cloud.aws.adminClientConfig('us-east-1'));
   remember();
 });
 

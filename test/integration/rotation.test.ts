@@ -144,14 +144,7 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ aws: { propagationDelayMs: 300 } });
   const { config } = await seedScenario(cloud, KEYS);
   wired = wireRotator(cloud, config);
-  sm = new SecretsManagerClient({
-    region: 'us-east-1',
-    endpoint: cloud.aws.url,
-    credentials: {
-      accessKeyId: cloud.aws.admin.accessKeyId,
-      secretAccessKey: cloud.aws.admin.secretAccessKey,
-    },
-  });
+  sm = new SecretsManagerClient(cloud.aws.adminClientConfig('us-east-1'));
   remember();
 });
 

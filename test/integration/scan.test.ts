@@ -142,11 +142,7 @@ beforeAll(async () => {
   const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}${HOOK_PATH}`;
 
   cloud = await startLocalCloud();
-  const admin = {
-    accessKeyId: cloud.aws.admin.accessKeyId,
-    secretAccessKey: cloud.aws.admin.secretAccessKey,
-  };
-  const aws = { region: REGION, endpoint: cloud.aws.url, credentials: admin };
+  const aws = cloud.aws.adminClientConfig(REGION);
   sm = new SecretsManagerClient(aws);
   const sns = new SNSClient(aws);
   topicArn = (await sns.send(new CreateTopicCommand({ Name: 'key-rotator-reports' }))).TopicArn ?? '';
