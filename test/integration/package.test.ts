@@ -34,7 +34,7 @@ const CI: PolicyRules = {
   userPath: '/jenkins/',
   secretPrefix: 'jenkins/',
   tokenSecretPrefix: 'key-rotator/',
-  crossAccountRoleName: 'key-rotator',
+  crossAccountRoleName: 'jenkins-key-rotator-target',
 };
 const CONFIG_FILE = 'config/example.json';
 const CONFIG = JSON.parse(
