@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { adminRequest, send } from '../admin-http';
 import { createSecretRecord } from './secretsmanager';
 import type { AwsState, RotationEvent } from './state';
 
@@ -97,11 +98,6 @@ const configSchema = z.object({ propagationDelayMs: z.number().int().nonnegative
 
 const rotationFunctionSchema = z.object({ arn: z.string().startsWith('arn:'), url: z.url() });
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 export function serializeState(state: AwsState): unknown {
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
   return {
@@ -138,19 +134,9 @@ export function serializeState(state: AwsState): unknown {
 
 /** Test controls under `/_localcloud/`: plain JSON, no AWS shape, no signature. */
 export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-  const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
-  let json: unknown = {};
-  try {
-    json = body.length ? JSON.parse(body.toString('utf8')) : {};
-  } catch {
-    return send(res, 400, { error: 'body is not JSON' });
-  }
-  const parseOr400 = <T>(schema: z.ZodType<T>): T | undefined => {
-    const r = schema.safeParse(json);
-    if (r.success) return r.data;
-    send(res, 400, { error: z.prettifyError(r.error) });
-    return undefined;
-  };
+  const request = adminRequest(req, res, body);
+  if (!request) return;
+  const { route, parse: parseOr400 } = request;
   switch (route) {
     case 'GET /_localcloud/state':
       return send(res, 200, serializeState(state));

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { adminRequest, send } from '../admin-http';
 import { seedSchema } from './seed';
 import type { JenkinsState } from './state';
 
@@ -24,11 +25,6 @@ const configSchema = z.strictObject({
   rootUrl: z.string().url().optional(),
 });
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 /**
  * Test controls under `/_localcloud/`: plain JSON, no authentication, nothing Jenkins-shaped, never logged.
  * - POST /seed, GET /state, POST|GET|DELETE /faults, GET|DELETE /requests, POST /config, DELETE /sessions
@@ -39,19 +35,9 @@ export function handleAdmin(
   res: ServerResponse,
   body: Buffer,
 ): void {
-  const route = `${req.method ?? 'GET'} ${(req.url ?? '').split('?')[0] ?? ''}`;
-  let json: unknown = {};
-  try {
-    json = body.length ? JSON.parse(body.toString('utf8')) : {};
-  } catch {
-    return send(res, 400, { error: 'body is not JSON' });
-  }
-  const parseOr400 = <T>(schema: z.ZodType<T>): T | undefined => {
-    const r = schema.safeParse(json);
-    if (r.success) return r.data;
-    send(res, 400, { error: z.prettifyError(r.error) });
-    return undefined;
-  };
+  const request = adminRequest(req, res, body);
+  if (!request) return;
+  const { route, parse: parseOr400 } = request;
   switch (route) {
     case 'GET /_localcloud/state':
       return send(res, 200, state.snapshot());

@@ -1,4 +1,3 @@
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -19,7 +18,8 @@ import {
 } from '../../src/engine/emergency';
 import { rotateNow } from '../../src/engine/rotate-now';
 import { createLogger } from '../../src/observability/logger';
-import { captureOutput, type Capture } from '../support/capture';
+import { authenticates as authenticatesAt, type Creds } from '../support/aws';
+import { captureOutput, rememberSecrets, type Capture } from '../support/capture';
 import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/jenkins';
 import { lambdaContext, wireRotator } from '../support/rotator';
 
@@ -57,10 +57,7 @@ let invoke: (event: unknown) => Promise<EmergencyReport | HealthReport>;
 let bobKey: string;
 const secretsSeen = new Set<string>();
 
-const remember = () => {
-  for (const k of cloud.aws.state.accessKeys.values()) secretsSeen.add(k.secretAccessKey);
-  secretsSeen.add(cloud.aws.admin.secretAccessKey);
-};
+const remember = () => rememberSecrets(cloud, secretsSeen);
 
 async function current(secret: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   const r = await sm.send(new GetSecretValueCommand({ SecretId: secret }));
@@ -78,22 +75,7 @@ const managedKey = (name: string) => {
   return k;
 };
 
-async function authenticates(creds: { accessKeyId: string; secretAccessKey: string }): Promise<boolean> {
-  const sts = new STSClient({
-    region: 'us-east-1',
-    endpoint: cloud.aws.url,
-    credentials: creds,
-    maxAttempts: 1,
-  });
-  try {
-    await sts.send(new GetCallerIdentityCommand({}));
-    return true;
-  } catch {
-    return false;
-  } finally {
-    sts.destroy();
-  }
-}
+const authenticates = (creds: Creds) => authenticatesAt(cloud.aws.url, creds);
 
 /** Both emulators' whole state, without what a mere read changes (clock, last-accessed and last-used dates). */
 async function snapshot(): Promise<string> {

@@ -1,4 +1,3 @@
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -9,7 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitForRotations } from '../../localcloud/aws/secretsmanager';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
-import { captureOutput, type Capture } from '../support/capture';
+import { authenticates as authenticatesAt, type Creds } from '../support/aws';
+import { captureOutput, rememberSecrets, type Capture } from '../support/capture';
 import { jenkinsCredential, jenkinsFault, clearJenkinsFaults } from '../support/jenkins';
 import { ROTATE_LAMBDA_ARN, wireRotator } from '../support/rotator';
 
@@ -53,11 +53,7 @@ const USER = 'jenkins-prod';
 /** Every secret value that ever existed in the suite, to prove none reached a log line. */
 const secretsSeen = new Set<string>();
 
-const remember = () => {
-  for (const k of cloud.aws.state.accessKeys.values()) secretsSeen.add(k.secretAccessKey);
-  secretsSeen.add(cloud.jenkins.admin.apiToken);
-  secretsSeen.add(cloud.aws.admin.secretAccessKey);
-};
+const remember = () => rememberSecrets(cloud, secretsSeen);
 
 async function currentSecret(): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   const r = await sm.send(new GetSecretValueCommand({ SecretId: SECRET }));
@@ -77,22 +73,7 @@ async function rotateAndWait(): Promise<string> {
 
 const lastRun = () => cloud.aws.state.rotations.at(-1);
 
-async function authenticates(creds: { accessKeyId: string; secretAccessKey: string }): Promise<boolean> {
-  const sts = new STSClient({
-    region: 'us-east-1',
-    endpoint: cloud.aws.url,
-    credentials: creds,
-    maxAttempts: 1,
-  });
-  try {
-    await sts.send(new GetCallerIdentityCommand({}));
-    return true;
-  } catch {
-    return false;
-  } finally {
-    sts.destroy();
-  }
-}
+const authenticates = (creds: Creds) => authenticatesAt(cloud.aws.url, creds);
 
 /** Runs the four steps again with the same token, as Secrets Manager's retry of a failed rotation does. */
 async function retryRotation(token: string) {

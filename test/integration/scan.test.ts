@@ -17,7 +17,7 @@ import { parseConfig } from '../../src/config';
 import { systemClock, type Clock } from '../../src/engine/ports';
 import { createLogger } from '../../src/observability/logger';
 import { checkJenkinsTargets, ScanFailedError, type ScanSummary } from '../../src/scan';
-import { captureOutput, type Capture } from '../support/capture';
+import { captureOutput, rememberSecrets, type Capture } from '../support/capture';
 import { jenkinsCredential } from '../support/jenkins';
 import { lambdaContext, ROTATE_LAMBDA_ARN, wireRotator } from '../support/rotator';
 
@@ -166,8 +166,7 @@ beforeAll(async () => {
   });
   ids.aliceOld = seedKey('alice', { ageDays: 200, lastUsedDaysAgo: 1 });
   ids.bobYoung = seedKey('bob', { ageDays: 30 });
-  for (const k of state().accessKeys.values()) secretsSeen.add(k.secretAccessKey);
-  secretsSeen.add(cloud.aws.admin.secretAccessKey);
+  rememberSecrets(cloud, secretsSeen);
   secretsSeen.add(HOOK_PATH.split('/').at(-1) ?? '');
 
   const raw = {
@@ -231,7 +230,7 @@ describe('the scheduled scan against the local cloud', () => {
     expect((await jenkinsCredential(cloud, 'system', 'aws-prod'))['accessKey']).toBe(now);
     expect(await currentKeyId('jenkins/dev/aws-key')).toBe(ids.devCurrent);
     expect(keyOf(ids.devCurrent)?.status).toBe('Active');
-    for (const k of state().accessKeys.values()) secretsSeen.add(k.secretAccessKey);
+    rememberSecrets(cloud, secretsSeen);
   });
 
   it('reported the unmanaged old key and did not touch it', () => {
@@ -364,7 +363,7 @@ describe('the scheduled scan against the local cloud', () => {
   });
 
   it('never wrote a secret access key or the webhook URL to the output', () => {
-    for (const k of state().accessKeys.values()) secretsSeen.add(k.secretAccessKey);
+    rememberSecrets(cloud, secretsSeen);
     const out = capture.text();
     expect(out).toContain('scan finished');
     for (const s of secretsSeen) expect(out.includes(s)).toBe(false);

@@ -1,3 +1,5 @@
+import type { LocalCloud } from '../../localcloud/index';
+
 export interface Capture {
   text(): string;
   stop(): void;
@@ -23,4 +25,14 @@ export function captureOutput(): Capture {
       process.stderr.write = err;
     },
   };
+}
+
+/**
+ * Adds every secret the local cloud holds right now (every access key's secret, the emulators' admin
+ * credentials) to `seen`, so a suite can prove that none of them reached its output.
+ */
+export function rememberSecrets(cloud: LocalCloud, seen: Set<string>): void {
+  for (const k of cloud.aws.state.accessKeys.values()) seen.add(k.secretAccessKey);
+  seen.add(cloud.aws.admin.secretAccessKey);
+  seen.add(cloud.jenkins.admin.apiToken);
 }

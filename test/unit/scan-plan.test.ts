@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rawKey } from '../support/config-fixture';
 import { parseConfig } from '../../src/config';
 import { planScan, type PlanOptions } from '../../src/scan/plan';
 import type { Inventory, InventoryKey, InventoryUser, SecretState } from '../../src/scan/types';
@@ -15,23 +16,7 @@ const ROTATION_FN = 'arn:aws:lambda:us-east-1:111122223333:function:rotate';
 const config = parseConfig({
   version: 1,
   defaults: { maxAgeDays: 90, deleteAfterDays: 7 },
-  keys: [
-    {
-      name: 'prod',
-      iamUser: 'jenkins-prod',
-      secretId: 'jenkins/prod/aws-key',
-      jenkins: [
-        {
-          url: 'https://jenkins.example.com',
-          user: 'key-rotator',
-          tokenSecretId: 'jenkins/api-token',
-          store: 'system',
-          credentialId: 'aws-prod',
-        },
-      ],
-      verify: { ecr: { region: 'us-east-1' } },
-    },
-  ],
+  keys: [rawKey()],
 });
 
 const key = (accessKeyId: string, ageDays: number, over: Partial<InventoryKey> = {}): InventoryKey => ({
@@ -428,21 +413,3 @@ describe('planScan: clean-up guards', () => {
     expect(p.delete.map((d) => d.accessKeyId)).toEqual([OLD]);
   });
 });
-
-function rawKey() {
-  return {
-    name: 'prod',
-    iamUser: 'jenkins-prod',
-    secretId: 'jenkins/prod/aws-key',
-    jenkins: [
-      {
-        url: 'https://jenkins.example.com',
-        user: 'key-rotator',
-        tokenSecretId: 'jenkins/api-token',
-        store: 'system',
-        credentialId: 'aws-prod',
-      },
-    ],
-    verify: { ecr: { region: 'us-east-1' } },
-  };
-}

@@ -4,28 +4,13 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
+import { rawKey } from '../support/config-fixture';
 import { parseConfig } from '../../src/config';
 import { readSecretState, startRotation } from '../../src/scan/secret-state';
 
 const KEY = parseConfig({
   version: 1,
-  keys: [
-    {
-      name: 'prod',
-      iamUser: 'jenkins-prod',
-      secretId: 'jenkins/prod/aws-key',
-      jenkins: [
-        {
-          url: 'https://jenkins.example.com',
-          user: 'key-rotator',
-          tokenSecretId: 'jenkins/api-token',
-          store: 'system',
-          credentialId: 'aws-prod',
-        },
-      ],
-      verify: { ecr: { region: 'us-east-1' } },
-    },
-  ],
+  keys: [rawKey()],
 }).keys[0]!;
 
 const FAKE_SECRET_KEY = 'FAKEfake'.repeat(5);
