@@ -18,6 +18,8 @@ export interface Composition {
   /** The managed key a Secrets Manager SecretId (name or ARN) belongs to. */
   keyForSecret(secretId: string): Promise<ManagedKey>;
   keyStoreFor(key: ManagedKey): KeyStore;
+  /** IAM for a managed key's account: the rotator's own, or through the key's role. */
+  iamFor(key: ManagedKey): IAMClient;
   /** The IAM user owning `accessKeyId` in `key`'s account (GetAccessKeyLastUsed), or undefined if not known there. */
   accessKeyOwner(key: ManagedKey, accessKeyId: string): Promise<string | undefined>;
   /** The account of the rotator's own credentials, looked up once. */
@@ -34,13 +36,13 @@ export function compose(
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
   const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }));
-  const iamClients = new Map<string, IAMClient>();
+  // One IAM client per role (and external id): keys behind the same role share its cached credentials.
+  const roleIam = new Map<string, IAMClient>();
   const iamFor = (key: ManagedKey): IAMClient => {
-    let iam = iamClients.get(key.name);
-    if (!iam) {
-      iam = key.assumeRoleArn ? assumeRoleIam(clients, key.assumeRoleArn, key.externalId) : clients.iam;
-      iamClients.set(key.name, iam);
-    }
+    if (!key.assumeRoleArn) return clients.iam;
+    const id = `${key.assumeRoleArn} ${key.externalId ?? ''}`;
+    let iam = roleIam.get(id);
+    if (!iam) roleIam.set(id, (iam = assumeRoleIam(clients, key.assumeRoleArn, key.externalId)));
     return iam;
   };
   const keyStores = new Map<string, KeyStore>();
@@ -85,6 +87,7 @@ export function compose(
     secrets,
     clients,
     keyStoreFor,
+    iamFor,
     accessKeyOwner: (key, accessKeyId) => accessKeyOwner(iamFor(key), accessKeyId),
     ownAccountId() {
       if (!ownAccount) {

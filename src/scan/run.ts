@@ -1,6 +1,3 @@
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import type { IAMClient } from '@aws-sdk/client-iam';
-import { assumeRoleIam } from '../aws/clients';
 import type { Composition } from '../compose';
 import type { ManagedKey } from '../config';
 import { InputError } from '../domain/errors';
@@ -20,53 +17,17 @@ export interface ScanOptions extends InventoryOptions, PlanOptions {
   log?: Log;
 }
 
-/** Clients the scan adds to a composition, built once per composition (a Lambda cold start). */
-interface ScanClients {
-  accountId?: Promise<string>;
-  roleIam: Map<string, IAMClient>;
-}
-const scanClients = new WeakMap<Composition, ScanClients>();
-
-function clientsOf(composition: Composition): ScanClients {
-  let c = scanClients.get(composition);
-  if (!c) scanClients.set(composition, (c = { roleIam: new Map() }));
-  return c;
-}
-
-/** IAM as the engine sees a managed key: the rotator's account, or through the key's role. */
-function iamFor(composition: Composition, key: ManagedKey): IAMClient {
-  if (!key.assumeRoleArn) return composition.clients.iam;
-  const c = clientsOf(composition);
-  const id = `${key.assumeRoleArn} ${key.externalId ?? ''}`;
-  let iam = c.roleIam.get(id);
-  if (!iam) c.roleIam.set(id, (iam = assumeRoleIam(composition.clients, key.assumeRoleArn, key.externalId)));
-  return iam;
-}
-
-function ownAccountId(composition: Composition): Promise<string> {
-  const c = clientsOf(composition);
-  if (!c.accountId) {
-    const p = composition.clients.sts.send(new GetCallerIdentityCommand({})).then((r) => {
-      if (!r.Account) throw new Error('GetCallerIdentity returned no account');
-      return r.Account;
-    });
-    p.catch(() => (c.accountId = undefined));
-    c.accountId = p;
-  }
-  return c.accountId;
-}
-
 function inventoryPorts(composition: Composition, clock: Clock, log?: Log): InventoryPorts {
   const own = sdkIamReader(composition.clients.iam, clock);
   const readers = new Map<string, IamReader>();
   return {
     clock,
     own,
-    ownAccountId: () => ownAccountId(composition),
+    ownAccountId: () => composition.ownAccountId(),
     readerFor: (key) => {
       if (!key.assumeRoleArn) return own;
       let r = readers.get(key.name);
-      if (!r) readers.set(key.name, (r = sdkIamReader(iamFor(composition, key), clock)));
+      if (!r) readers.set(key.name, (r = sdkIamReader(composition.iamFor(key), clock)));
       return r;
     },
     ...(log ? { log } : {}),
@@ -104,7 +65,7 @@ function actionPorts(composition: Composition, clock: Clock, log?: Log): ActionP
   const readers = new Map<string, IamReader>();
   const reader = (name: string) => {
     let r = readers.get(name);
-    if (!r) readers.set(name, (r = sdkIamReader(iamFor(composition, key(name)), clock)));
+    if (!r) readers.set(name, (r = sdkIamReader(composition.iamFor(key(name)), clock)));
     return r;
   };
   return {
