@@ -1,4 +1,5 @@
 import type { Credentials } from './domain/keys';
+import { singleSecretValue } from './domain/secret-value';
 import type { JenkinsTargetPort } from './engine/ports';
 import { JenkinsClient } from './jenkins/client';
 import type { CredentialKind, StoreRef } from './jenkins/types';
@@ -71,16 +72,9 @@ export class JenkinsSecretCache {
 
 /** A token secret is the bare token, or JSON with `apiToken`, `token` or `password`. */
 export function extractToken(raw: string | undefined, secretId: string): string {
-  const value = raw?.trim();
-  if (!value) throw new Error(`Jenkins token secret ${secretId} is empty`);
-  if (!value.startsWith('{')) return value;
-  try {
-    const obj = JSON.parse(value) as Record<string, unknown>;
-    const t = obj['apiToken'] ?? obj['token'] ?? obj['password'];
-    if (typeof t === 'string' && t) return t;
-  } catch {
-    // fall through to the error below, which does not echo the value
-  }
+  if (!raw?.trim()) throw new Error(`Jenkins token secret ${secretId} is empty`);
+  const token = singleSecretValue(raw, ['apiToken', 'token', 'password']);
+  if (token) return token;
   throw new Error(
     `Jenkins token secret ${secretId} is JSON without an "apiToken", "token" or "password" string`,
   );

@@ -3,6 +3,7 @@ import type { Composition } from '../compose';
 import { messageOf } from '../domain/errors';
 import { summaryText, summaryTitle } from './summary';
 import type { NotificationResult, ScanSummary } from './types';
+import { singleSecretValue } from '../domain/secret-value';
 
 /** Where a scan's summary goes. */
 export interface NotifyTargets {
@@ -41,16 +42,7 @@ export function snsMessage(summary: ScanSummary): string {
 
 /** The webhook URL in a secret: the bare URL, or JSON with `url` or `webhookUrl`. Never echoed in errors. */
 export function webhookUrlOf(raw: string | undefined, secretId: string): URL {
-  let value = raw?.trim() ?? '';
-  if (value.startsWith('{')) {
-    try {
-      const obj = JSON.parse(value) as Record<string, unknown>;
-      const u = obj['url'] ?? obj['webhookUrl'];
-      value = typeof u === 'string' ? u : '';
-    } catch {
-      value = '';
-    }
-  }
+  const value = singleSecretValue(raw, ['url', 'webhookUrl']) ?? '';
   const url = URL.canParse(value) ? new URL(value) : undefined;
   if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))))
     throw new Error(
