@@ -36,20 +36,22 @@ export function compose(
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
   const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }));
-  // One IAM client per role (and external id): keys behind the same role share its cached credentials.
-  const roleIam = new Map<string, IAMClient>();
-  const iamFor = (key: ManagedKey): IAMClient => {
-    if (!key.assumeRoleArn) return clients.iam;
+  // One IAM client pair per role (and external id): keys behind the same role share its cached credentials.
+  const roleIam = new Map<string, { iam: IAMClient; iamOnce: IAMClient }>();
+  const iamPairFor = (key: ManagedKey): { iam: IAMClient; iamOnce: IAMClient } => {
+    if (!key.assumeRoleArn) return clients;
     const id = `${key.assumeRoleArn} ${key.externalId ?? ''}`;
-    let iam = roleIam.get(id);
-    if (!iam) roleIam.set(id, (iam = assumeRoleIam(clients, key.assumeRoleArn, key.externalId)));
-    return iam;
+    let pair = roleIam.get(id);
+    if (!pair) roleIam.set(id, (pair = assumeRoleIam(clients, key.assumeRoleArn, key.externalId)));
+    return pair;
   };
+  const iamFor = (key: ManagedKey): IAMClient => iamPairFor(key).iam;
   const keyStores = new Map<string, KeyStore>();
   const keyStoreFor = (key: ManagedKey): KeyStore => {
     let ks = keyStores.get(key.name);
     if (!ks) {
-      ks = new IamKeyStore(iamFor(key));
+      const { iam, iamOnce } = iamPairFor(key);
+      ks = new IamKeyStore(iam, iamOnce);
       keyStores.set(key.name, ks);
     }
     return ks;
@@ -101,9 +103,20 @@ export function compose(
       if (direct) return direct;
       const cached = arnCache.get(secretId);
       if (cached) return cached;
-      const d = await secrets.describe(secretId);
+      // A SecretId this rotator does not manage: unknown, or outside what its role may read. Either way, refused.
+      const d = await secrets.describe(secretId).catch((err: unknown) => {
+        if (err instanceof InputError || (err instanceof Error && /AccessDenied/.test(err.name)))
+          throw new InputError(
+            `SecretId: ${secretId} is not a managed key's secret (it does not exist, or this rotator may not read it)`,
+            { fields: ['SecretId'] },
+          );
+        throw err;
+      });
       const k = config.keys.find((x) => x.secretId === d.name || x.secretId === d.arn);
-      if (!k) throw new InputError(`secret ${d.name} is not a managed key in the configuration`);
+      if (!k)
+        throw new InputError(`SecretId: secret ${d.name} is not a managed key in the configuration`, {
+          fields: ['SecretId'],
+        });
       arnCache.set(secretId, k);
       return k;
     },

@@ -13,18 +13,32 @@ export interface AwsSetup {
   endpoint?: string;
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   maxAttempts?: number;
+  /** Per-request timeout in ms (default 30 s): a hung call fails, and the step's retry converges. */
+  requestTimeoutMs?: number;
 }
+
+/** The SDK sets no request timeout by default: a call that hangs would hold the function until its own timeout. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 const base = (s: AwsSetup) => ({
   region: s.region,
   ...(s.endpoint ? { endpoint: s.endpoint } : {}),
   ...(s.credentials ? { credentials: s.credentials } : {}),
   ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
+  requestHandler: {
+    connectionTimeout: 5_000,
+    requestTimeout: s.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  },
 });
 
 export interface AwsClients {
   setup: AwsSetup;
   iam: IAMClient;
+  /**
+   * IAM without SDK retries, for CreateAccessKey only: a retry after a lost answer would create a second key, and
+   * the engine must know whether the one request it sent was refused (4xx) or may have been applied.
+   */
+  iamOnce: IAMClient;
   secrets: SecretsManagerClient;
   sts: STSClient;
 }
@@ -34,6 +48,7 @@ export function createAwsClients(setup: AwsSetup): AwsClients {
   return {
     setup,
     iam: new IAMClient(base(setup)),
+    iamOnce: new IAMClient(base({ ...setup, maxAttempts: 1 })),
     secrets: new SecretsManagerClient(base(setup)),
     sts: new STSClient(base(setup)),
   };
@@ -45,12 +60,15 @@ export function clientsForKey(setup: AwsSetup, credentials: AwsCredentialIdentit
   return { sts: new STSClient(base(s)), ecr: new ECRClient(base(s)) };
 }
 
-/** IAM in another account through AssumeRole, credentials cached until five minutes before they expire. */
+/**
+ * IAM in another account through AssumeRole, credentials cached until five minutes before they expire: the
+ * client, and one without SDK retries for CreateAccessKey (see {@link AwsClients.iamOnce}), sharing them.
+ */
 export function assumeRoleIam(
   clients: AwsClients,
   roleArn: string,
   externalId: string | undefined,
-): IAMClient {
+): { iam: IAMClient; iamOnce: IAMClient } {
   let cached: AwsCredentialIdentity | undefined;
   const provider: AwsCredentialIdentityProvider = async () => {
     if (cached?.expiration && cached.expiration.getTime() - Date.now() > 5 * 60_000) return cached;
@@ -73,5 +91,8 @@ export function assumeRoleIam(
     };
     return cached;
   };
-  return new IAMClient(base({ ...clients.setup, credentials: provider }));
+  return {
+    iam: new IAMClient(base({ ...clients.setup, credentials: provider })),
+    iamOnce: new IAMClient(base({ ...clients.setup, credentials: provider, maxAttempts: 1 })),
+  };
 }

@@ -37,14 +37,18 @@ export async function listAccessKeys(
 }
 
 export class IamKeyStore implements KeyStore {
-  constructor(private readonly iam: IAMClient) {}
+  /** `iamOnce`: the same IAM without SDK retries, for CreateAccessKey (see AwsClients.iamOnce). */
+  constructor(
+    private readonly iam: IAMClient,
+    private readonly iamOnce: IAMClient = iam,
+  ) {}
 
   list(userName: string): Promise<AccessKeyMeta[]> {
     return listAccessKeys(this.iam, userName);
   }
 
   async create(userName: string) {
-    const r = await this.iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+    const r = await this.iamOnce.send(new CreateAccessKeyCommand({ UserName: userName }));
     const k = r.AccessKey;
     if (!k?.AccessKeyId || !k.SecretAccessKey) throw new Error('CreateAccessKey returned no key');
     return {

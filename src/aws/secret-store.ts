@@ -6,14 +6,24 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { InputError } from '../domain/errors';
 import type { SecretStore } from '../engine/ports';
 
 export class SecretsManagerStore implements SecretStore {
   constructor(private readonly client: SecretsManagerClient) {}
 
   async describe(secretId: string) {
-    const d = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
-    return { arn: d.ARN ?? secretId, name: d.Name ?? secretId, versions: d.VersionIdsToStages ?? {} };
+    try {
+      const d = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+      return { arn: d.ARN ?? secretId, name: d.Name ?? secretId, versions: d.VersionIdsToStages ?? {} };
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException)
+        throw new InputError(`SecretId: secret ${secretId} does not exist (or is scheduled for deletion)`, {
+          fields: ['SecretId'],
+          secretId,
+        });
+      throw err;
+    }
   }
 
   async getValue(secretId: string, select: { versionId?: string; stage?: string }) {

@@ -102,6 +102,7 @@ export const cliComposition = (config: RotatorConfig, aws: AwsSetup, log: Log): 
 /** Frees the composition's AWS clients (their sockets), so the process can end. */
 export function closeComposition(composition: Composition): void {
   composition.clients.iam.destroy();
+  composition.clients.iamOnce.destroy();
   composition.clients.secrets.destroy();
   composition.clients.sts.destroy();
 }

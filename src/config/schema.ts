@@ -12,6 +12,11 @@ export interface Policy {
   readonly deleteAfterDays: number;
   /** Per-request timeout for Jenkins calls. */
   readonly jenkinsTimeoutSeconds: number;
+  /**
+   * The scheduled scan abandons a rotation whose AWSPENDING is older than this (Jenkins back on the current key,
+   * the pending key deleted, AWSPENDING removed), so that the next run can rotate again. 0: never, only report.
+   */
+  readonly abandonStuckAfterHours: number;
 }
 
 export type JenkinsStore = { readonly kind: 'system' } | { readonly kind: 'folder'; readonly path: string };
@@ -80,6 +85,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   consecutiveSuccesses: 3,
   deleteAfterDays: 7,
   jenkinsTimeoutSeconds: 10,
+  abandonStuckAfterHours: 24,
 });
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:([A-Za-z0-9/_+=.@-]{1,512})$/;
@@ -126,6 +132,10 @@ const policyShape = {
   consecutiveSuccesses: z.int().min(1).max(10),
   deleteAfterDays: z.int().min(0).max(365),
   jenkinsTimeoutSeconds: z.int().min(1).max(120),
+  abandonStuckAfterHours: z
+    .int()
+    .min(0)
+    .max(24 * 365),
 };
 const policyOverrides = z.strictObject(policyShape).partial();
 

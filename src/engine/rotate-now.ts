@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { messageOf, RotationError } from '../domain/errors';
+import { diagnoseRotation, type RotationProblem } from '../domain/diagnose';
+import {
+  ConcurrentRotationError,
+  ConfirmationRequiredError,
+  InputError,
+  messageOf,
+  RotationError,
+} from '../domain/errors';
 import {
   RotationInProgressError,
   STEPS,
+  SupersededError,
+  type AbandonResult,
   type EngineKey,
   type RotationEngine,
   type Step,
@@ -32,6 +41,13 @@ export interface RotateNowOptions {
    * once the rotation has finished.
    */
   deleteOld?: boolean;
+  /** Emergency: the compromised key. If another rotation has replaced it already, the outcome is `superseded`. */
+  replaceKeyId?: string;
+  /**
+   * When making room would delete the last rotation's rollback key (inactive, inside its grace period): `allow`
+   * (default) does it with a warning; `refuse` stops before any change (the CLI, unless the operator confirmed).
+   */
+  rollbackKeyDeletion?: 'allow' | 'refuse';
   /** Epoch ms by which the rotation must be done (a Lambda's remaining time); default: 15 minutes from now. */
   deadline?: number;
   signal?: AbortSignal;
@@ -52,7 +68,8 @@ export interface RotateNowReport {
   newKeyId?: string;
   /** The results of the steps that completed, in order. */
   steps: StepResult[];
-  outcome: 'rotated' | 'failed';
+  /** `superseded`: another rotation replaced `replaceKeyId` while this one waited; this one changed nothing. */
+  outcome: 'rotated' | 'failed' | 'superseded';
   failedStep?: Step;
   error?: { name: string; code?: string; message: string };
   /** What was done after the steps: the old key deleted, or a failed rotation undone. Ids only. */
@@ -87,6 +104,8 @@ export async function rotateNow(
     ...(emergency
       ? { takeOver: true, revokeCurrentOnCreate: true, deleteRevoked: opts.deleteOld === true }
       : {}),
+    ...(opts.replaceKeyId ? { replaceKeyId: opts.replaceKeyId } : {}),
+    ...(opts.rollbackKeyDeletion ? { rollbackKeyDeletion: opts.rollbackKeyDeletion } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   };
@@ -110,10 +129,12 @@ export async function rotateNow(
   };
 
   let failure: unknown;
+  let attemptId: string | undefined;
   for (const step of STEPS) {
     notify({ step, phase: 'started' });
     try {
       const r = await engine.run(step, key, ctx);
+      if (r.attemptId) attemptId = r.attemptId;
       report.steps.push(r);
       if (r.oldKeyId) report.oldKeyId = r.oldKeyId;
       if (r.newKeyId) report.newKeyId = r.newKeyId;
@@ -131,8 +152,17 @@ export async function rotateNow(
     }
   }
   for (const r of report.steps) report.warnings.push(...(r.warnings ?? []).map((w) => `${r.step}: ${w}`));
+  // This process is done with the rotation: whatever is left of it is no longer "running now" for anyone else.
+  if (attemptId) await engine.endAttempt(key, attemptId);
 
-  if (!report.failedStep) {
+  if (failure instanceof SupersededError) {
+    report.outcome = 'superseded';
+    delete report.failedStep;
+    delete report.error;
+    const currentKeyId = failure.details['currentKeyId'];
+    if (typeof currentKeyId === 'string') report.newKeyId = currentKeyId;
+    report.actions.push(failure.message);
+  } else if (!report.failedStep) {
     report.outcome = 'rotated';
     if (opts.deleteOld && !emergency && report.oldKeyId && report.oldKeyId !== report.newKeyId) {
       try {
@@ -144,15 +174,24 @@ export async function rotateNow(
         );
       }
     }
-  } else if (failure instanceof RotationInProgressError) {
-    report.warnings.push('nothing was changed');
+  } else if (
+    failure instanceof RotationInProgressError ||
+    failure instanceof ConfirmationRequiredError ||
+    failure instanceof ConcurrentRotationError ||
+    failure instanceof InputError
+  ) {
+    report.warnings.push(
+      report.steps.some((r) => r.changed)
+        ? 'the rotation did not start; see the steps for what was completed first'
+        : 'nothing was changed',
+    );
   } else if (emergency) {
     report.warnings.push(
-      `the rotation is left at ${report.failedStep}: version ${token} holds the new key${report.newKeyId ? ` ${report.newKeyId}` : ''} as AWSPENDING; resume it with token ${token}, or run the emergency rotation again (it takes that version over)`,
+      `the rotation is left at ${report.failedStep}: version ${token} holds the new key${report.newKeyId ? ` ${report.newKeyId}` : ''} as AWSPENDING; continue it with key-rotator rotate ${key.iamUser} --resume, or run the emergency rotation again (it takes that version over)`,
     );
   } else if (report.failedStep === 'finishSecret') {
     report.warnings.push(
-      `the new key is verified and in Jenkins, but finishSecret failed: resume with token ${token} to finish`,
+      `the new key is verified and in Jenkins, but finishSecret failed: finish it with key-rotator rotate ${key.iamUser} --resume`,
     );
   } else {
     try {
@@ -160,14 +199,139 @@ export async function rotateNow(
       report.actions.push(...undo.actions);
       if (!undo.done)
         report.warnings.push(
-          `the failed rotation could not be undone: resume with token ${token}, or undo it by hand`,
+          `the failed rotation could not be undone: continue it with key-rotator rotate ${key.iamUser} --resume, or undo it with --abandon once Jenkins answers`,
         );
     } catch (err) {
       report.warnings.push(
-        `the failed rotation could not be undone (${messageOf(err)}): resume with token ${token}, or undo it by hand`,
+        `the failed rotation could not be undone (${messageOf(err)}): continue it with key-rotator rotate ${key.iamUser} --resume, or undo it with --abandon`,
       );
     }
   }
   report.durationMs = clock.now().getTime() - started;
+  return report;
+}
+
+/** What `rotate --resume` or `rotate --abandon` found and did. Ids only. */
+export interface RecoveryReport {
+  key: string;
+  user: string;
+  action: 'resume' | 'abandon';
+  /** The problems found before acting (see diagnoseRotation). */
+  found: RotationProblem[];
+  /**
+   * `resumed`: the rotation in flight was continued and completed; `finished`: a promoted rotation's finish was
+   * completed (old key deactivated, recorded); `abandoned`: undone, a plain rotation works again;
+   * `nothing-to-do`; `failed`.
+   */
+  outcome: 'resumed' | 'finished' | 'abandoned' | 'nothing-to-do' | 'failed';
+  /** The continued rotation (resume of a rotation in flight). */
+  rotation?: RotateNowReport;
+  abandon?: AbandonResult;
+  actions: string[];
+  warnings: string[];
+  error?: { name: string; code?: string; message: string };
+}
+
+const errorOf = (err: unknown): NonNullable<RecoveryReport['error']> => ({
+  name: err instanceof Error ? err.name : 'Error',
+  ...(err instanceof RotationError ? { code: err.code } : {}),
+  message: messageOf(err),
+});
+
+/** What a resume or an abandon starts from: the key's rotation state, its problems, an empty report. */
+async function recoveryStart(engine: RotationEngine, key: EngineKey, action: RecoveryReport['action']) {
+  const obs = await engine.observeRotation(key);
+  const found = diagnoseRotation(obs, { abandonAfterHours: 0 });
+  const report: RecoveryReport = {
+    key: key.name,
+    user: key.iamUser,
+    action,
+    found,
+    outcome: 'nothing-to-do',
+    actions: [],
+    warnings: [],
+  };
+  return { obs, found, report };
+}
+
+/**
+ * Continues what a rotation of `key` left: the rotation in flight (its AWSPENDING version, through the remaining
+ * steps with its own token), or, when the last rotation was promoted but its finish did not complete, that finish
+ * (the old key deactivated once every Jenkins target holds the current key, and recorded). A rotation that a live
+ * invocation is running right now is left to it unless `force`.
+ */
+export async function resumeRotation(
+  target: { engine: RotationEngine },
+  key: EngineKey,
+  opts: Omit<RotateNowOptions, 'token' | 'emergency'> & { force?: boolean } = {},
+): Promise<RecoveryReport> {
+  const { engine } = target;
+  const { obs, found, report } = await recoveryStart(engine, key, 'resume');
+  const running = found.find((p) => p.kind === 'rotation-running');
+  if (running && !opts.force) {
+    report.outcome = 'failed';
+    report.error = errorOf(
+      new ConcurrentRotationError(
+        `${running.message}: nothing was changed. Let it finish; if the process running it is gone, resume with --force`,
+      ),
+    );
+    return report;
+  }
+  if (obs.pending) {
+    const rotation = await rotateNow(target, key, { ...opts, token: obs.pending.versionId });
+    report.rotation = rotation;
+    report.outcome = rotation.outcome === 'failed' ? 'failed' : 'resumed';
+    report.warnings.push(...rotation.warnings);
+    if (rotation.error) report.error = rotation.error;
+    return report;
+  }
+  if (found.some((p) => p.repair === 'finish')) {
+    try {
+      const r = await engine.completeFinish(
+        key,
+        { step: 'finishSecret', changed: false, actions: [] },
+        { checkJenkins: true },
+      );
+      report.actions.push(...r.actions);
+      report.warnings.push(...(r.warnings ?? []));
+      report.outcome = 'finished';
+    } catch (err) {
+      report.outcome = 'failed';
+      report.error = errorOf(err);
+    }
+    return report;
+  }
+  report.actions.push('no rotation in flight and nothing left to finish');
+  return report;
+}
+
+/**
+ * Undoes the rotation in flight of `key` (its AWSPENDING version): every Jenkins target back on the current key,
+ * the pending key deleted, AWSPENDING removed, its attempt records gone. A plain rotation works afterwards. When a
+ * Jenkins target cannot be put back, nothing is deleted (`failed`, with why). A rotation a live invocation is
+ * running right now is refused unless `force`.
+ */
+export async function abandonRotation(
+  target: { engine: RotationEngine },
+  key: EngineKey,
+  opts: { force?: boolean } = {},
+): Promise<RecoveryReport> {
+  const { engine } = target;
+  const { obs, found, report } = await recoveryStart(engine, key, 'abandon');
+  if (!obs.pending) {
+    report.actions.push('no rotation in flight: nothing to abandon');
+    const fin = found.find((p) => p.repair === 'finish');
+    if (fin) report.warnings.push(`${fin.message}; that is finished with --resume, not abandoned`);
+    return report;
+  }
+  try {
+    const r = await engine.abandon(key, obs.pending.versionId, opts);
+    report.abandon = r;
+    report.actions.push(...r.actions);
+    report.outcome = r.done ? 'abandoned' : 'failed';
+  } catch (err) {
+    report.outcome = 'failed';
+    report.error = errorOf(err);
+  }
   return report;
 }

@@ -85,6 +85,7 @@ describe('parseConfig: defaults and normalisation', () => {
       consecutiveSuccesses: 3,
       deleteAfterDays: 7,
       jenkinsTimeoutSeconds: 10,
+      abandonStuckAfterHours: 24,
     });
   });
 
@@ -132,6 +133,7 @@ describe('parseConfig: defaults and normalisation', () => {
       consecutiveSuccesses: 4,
       deleteAfterDays: 2,
       jenkinsTimeoutSeconds: 10,
+      abandonStuckAfterHours: 24,
     });
     expect(parsed.keys[1]?.policy).toEqual({ ...DEFAULT_POLICY, maxAgeDays: 60, deleteAfterDays: 5 });
   });

@@ -71,7 +71,9 @@ describe('rotateNow (normal)', () => {
     expect(report.outcome).toBe('failed');
     expect(report.failedStep).toBe('createSecret');
     expect(report.error).toMatchObject({ code: 'RotationInProgress' });
-    expect(report.error?.message).toMatch(/rotation in progress \(AWSPENDING on version v-rotate-secret\)/);
+    expect(report.error?.message).toMatch(
+      /unfinished rotation \(AWSPENDING on version v-rotate-secret\).*--resume.*--abandon/,
+    );
     expect(world.writes).toEqual([]);
   });
 
@@ -135,7 +137,7 @@ describe('emergency rotation of the current key', () => {
       expect.stringMatching(/rotation failed at setSecret: .*Jenkins answered 503/),
     ]);
     expect(report.summary).toMatch(/is DEACTIVATED, BUT: the rotation failed at setSecret/);
-    expect(report.rotation?.warnings.join(' ')).toMatch(/resume it with token/);
+    expect(report.rotation?.warnings.join(' ')).toMatch(/key-rotator rotate jenkins-prod --resume/);
     expect(world.logs.find((l) => l.message.startsWith('EMERGENCY ROTATION CONTAINED'))?.level).toBe('error');
 
     // Jenkins back, the emergency runs again: it takes the unfinished one over and finishes.
@@ -294,14 +296,17 @@ describe('planCreate during an emergency', () => {
     userName: 'jenkins-prod',
     token: 'tok',
     currentKeyId: 'AKIACURRENT000000001',
+    now: new Date('2026-11-25T10:00:00Z'),
     stalePending: [],
     keys: [],
+    attempts: [],
   };
   it('accepts an AWSCURRENT key that an earlier emergency deleted', () => {
     expect(planCreate({ ...base, currentRevoked: true })).toEqual({
       kind: 'create',
       delete: [],
       clearPendingFrom: [],
+      removeAttempts: [],
     });
   });
   it('still refuses it otherwise', () => {
