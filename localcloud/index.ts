@@ -1,3 +1,4 @@
+import { CallLog } from './calls';
 import { startAwsEmulator, type AwsEmulator, type AwsEmulatorOptions } from './aws/server';
 import { startJenkinsEmulator, type JenkinsEmulator } from './jenkins/server';
 
@@ -8,18 +9,21 @@ export interface LocalCloud {
 }
 
 export interface LocalCloudOptions {
-  aws?: AwsEmulatorOptions;
+  aws?: Omit<AwsEmulatorOptions, 'calls'>;
   jenkins?: { port?: number; csrfEnabled?: boolean };
 }
 
 /**
  * Starts the AWS and Jenkins emulators on 127.0.0.1 (free ports unless given). Jenkins' canary jobs call
- * the AWS emulator. Test and demo infrastructure only: never bundled into a Lambda artifact.
+ * the AWS emulator. Both record their calls in one CallLog, `aws.state.calls` (the same object as
+ * `jenkins.state.calls`): one sequence, and one `onCrash` callback for `crash` faults of either.
+ * Test and demo infrastructure only: never bundled into a Lambda artifact.
  */
 export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
-  const aws = await startAwsEmulator(opts.aws);
+  const calls = new CallLog();
+  const aws = await startAwsEmulator({ ...opts.aws, calls });
   try {
-    const jenkins = await startJenkinsEmulator({ ...opts.jenkins, awsEndpoint: aws.url });
+    const jenkins = await startJenkinsEmulator({ ...opts.jenkins, awsEndpoint: aws.url, calls });
     return {
       aws,
       jenkins,

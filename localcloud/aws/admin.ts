@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { adminRequest, send } from '../admin-http';
+import { adminRequest, handleCallsAdmin, send } from '../admin-http';
+import { faultControlsOf, faultControlsShape, faultSpecProblem } from '../calls';
 import { createSecretRecord } from './secretsmanager';
-import type { AwsState, RotationEvent } from './state';
+import type { AwsState, Fault, RotationEvent } from './state';
 
 const DAY = 86_400_000;
 
@@ -79,14 +80,21 @@ const seedSchema = z.object({
 
 const faultSchema = z
   .object({
+    /** Point name pattern: `iam:CreateAccessKey`, `secretsmanager:*`, `ecr-registry:GET /v2/`. */
     action: z.string().min(3),
-    count: z.number().int().positive().default(1),
     error: z
-      .object({ code: z.string(), message: z.string().optional(), status: z.number().int().optional() })
+      .object({
+        code: z.string().min(1),
+        message: z.string().optional(),
+        status: z.number().int().min(400).max(599).optional(),
+      })
       .optional(),
-    latencyMs: z.number().int().nonnegative().max(120_000).optional(),
+    ...faultControlsShape,
   })
-  .refine((f) => f.error || f.latencyMs, { message: 'a fault needs error or latencyMs' });
+  .superRefine((f, ctx) => {
+    const problem = faultSpecProblem(f, f.error !== undefined, 'error');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const clockSchema = z.object({
   advanceMs: z.number().optional(),
@@ -135,7 +143,7 @@ export function serializeState(state: AwsState): unknown {
 /** Test controls under `/_localcloud/`: plain JSON, no AWS shape, no signature. */
 export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   const request = adminRequest(req, res, body);
-  if (!request) return;
+  if (!request || handleCallsAdmin(state.calls, request, res)) return;
   const { route, parse: parseOr400 } = request;
   switch (route) {
     case 'GET /_localcloud/state':
@@ -158,19 +166,25 @@ export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerRe
     case 'POST /_localcloud/faults': {
       const f = parseOr400(faultSchema);
       if (!f) return;
-      const fault = {
+      const fault: Fault = {
         id: randomUUID(),
         action: f.action,
-        remaining: f.count,
+        ...faultControlsOf(f),
         ...(f.error ? { error: f.error } : {}),
-        ...(f.latencyMs ? { latencyMs: f.latencyMs } : {}),
       };
       state.faults.push(fault);
       return send(res, 200, fault);
     }
+    case 'GET /_localcloud/faults':
+      return send(res, 200, { faults: state.faults });
     case 'DELETE /_localcloud/faults':
       state.faults = [];
       return send(res, 200, { faults: [] });
+    case 'GET /_localcloud/key-events':
+      return send(res, 200, { keyEvents: state.keyEvents.filter((e) => e.seq > request.since) });
+    case 'DELETE /_localcloud/key-events':
+      state.keyEvents.length = 0;
+      return send(res, 200, { keyEvents: [] });
     case 'GET /_localcloud/rotations':
       return send(res, 200, { rotations: state.rotations });
     case 'POST /_localcloud/rotation-functions': {
@@ -194,7 +208,7 @@ export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerRe
       const users = s.users.map((u) => {
         const accountId = u.accountId ?? state.defaultAccountId;
         if (state.account(accountId).users.has(u.userName)) state.account(accountId).users.delete(u.userName);
-        for (const k of state.keysOf(accountId, u.userName)) state.accessKeys.delete(k.accessKeyId);
+        for (const k of state.keysOf(accountId, u.userName)) state.deleteAccessKey(k);
         const user = state.createUser(accountId, u.userName, {
           ...(u.path ? { path: u.path } : {}),
           ...(u.tags ? { tags: u.tags } : {}),

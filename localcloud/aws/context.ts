@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { CallRecord } from '../calls';
 import { AwsError } from './errors';
 import type { QueryParams } from './protocols';
 import type { AccountState, AwsState, Principal } from './state';
@@ -14,6 +15,8 @@ export interface RequestContext {
   service: string;
   action: string;
   requestId: string;
+  /** The call's place in the shared sequence (CallLog). */
+  callSeq: number;
   headers: IncomingHttpHeaders;
   /** AWS Query parameters (IAM, STS). Empty for JSON services. */
   params: QueryParams;
@@ -39,12 +42,15 @@ export interface ServiceModule {
 }
 
 /** A plain (non-AWS-API) HTTP route served by the emulator, such as the ECR registry's `/v2/`. */
-export type RawRoute = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: Buffer,
-  state: AwsState,
-) => boolean | Promise<boolean>;
+export interface RawRoute {
+  /** Prefix of the route's point names: `ecr-registry` → `ecr-registry:GET /v2/`. */
+  name: string;
+  matches(path: string): boolean;
+  /** Answers the request; sets `call.caller` once it knows who is calling. */
+  handle(req: IncomingMessage, res: ServerResponse, state: AwsState, call: CallRecord): void;
+  /** Answers an injected error in the route's own shape (`Throttling` translated as the route needs). */
+  sendFault(res: ServerResponse, error: { code: string; message?: string; status?: number }): void;
+}
 
 export function accessDenied(
   protocol: 'query' | 'json',

@@ -115,14 +115,13 @@ function sendRegistry(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
-): true {
+): void {
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Docker-Distribution-API-Version': 'registry/2.0',
     ...headers,
   });
   res.end(JSON.stringify(body));
-  return true;
 }
 
 /** The token an `Authorization: Basic base64(AWS:<password>)` header names, or why it is refused. */
@@ -137,27 +136,33 @@ function tokenFrom(state: AwsState, header: string | undefined): EcrTokenRecord 
   return token;
 }
 
+const registryError = (code: string, message: string) => ({ errors: [{ code, message, detail: null }] });
+
 /** `GET /v2/` (version check) and `GET /v2/<repo>/tags/list`, with ECR's Basic authentication. */
-export const ecrRegistry: RawRoute = (req, res, _body, state) => {
-  const path = (req.url ?? '/').split('?')[0]!;
-  if (path !== '/v2' && !path.startsWith('/v2/')) return false;
-  const host = req.headers.host ?? '127.0.0.1';
-  const token = tokenFrom(state, req.headers.authorization);
-  if (typeof token === 'string')
-    return sendRegistry(
-      res,
-      401,
-      { errors: [{ code: 'UNAUTHORIZED', message: token, detail: null }] },
-      { 'WWW-Authenticate': `Basic realm="https://${host}/",service="ecr.amazonaws.com"` },
-    );
-  if (path === '/v2' || path === '/v2/') return sendRegistry(res, 200, {});
-  const tags = /^\/v2\/(.+)\/tags\/list$/.exec(path);
-  if (!tags)
-    return sendRegistry(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'Not found', detail: null }] });
-  const name = tags[1]!;
-  if (!state.ecrRepositories.has(repoArn(token.region, token.accountId, name)))
-    return sendRegistry(res, 404, {
-      errors: [{ code: 'NAME_UNKNOWN', message: notFound(name, token.accountId).message, detail: null }],
-    });
-  return sendRegistry(res, 200, { name, tags: [] });
+export const ecrRegistry: RawRoute = {
+  name: 'ecr-registry',
+  matches: (path) => path === '/v2' || path.startsWith('/v2/'),
+  handle: (req, res, state, call) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const host = req.headers.host ?? '127.0.0.1';
+    const token = tokenFrom(state, req.headers.authorization);
+    if (typeof token === 'string')
+      return sendRegistry(res, 401, registryError('UNAUTHORIZED', token), {
+        'WWW-Authenticate': `Basic realm="https://${host}/",service="ecr.amazonaws.com"`,
+      });
+    call.caller = token.principalArn;
+    if (path === '/v2' || path === '/v2/') return sendRegistry(res, 200, {});
+    const tags = /^\/v2\/(.+)\/tags\/list$/.exec(path);
+    if (!tags) return sendRegistry(res, 404, registryError('NOT_FOUND', 'Not found'));
+    const name = tags[1]!;
+    if (!state.ecrRepositories.has(repoArn(token.region, token.accountId, name)))
+      return sendRegistry(res, 404, registryError('NAME_UNKNOWN', notFound(name, token.accountId).message));
+    sendRegistry(res, 200, { name, tags: [] });
+  },
+  // The registry speaks the Docker distribution API: throttling is 429 TOOMANYREQUESTS, not an AWS error.
+  sendFault: (res, { code, message, status }) => {
+    if (code === 'Throttling' || code === 'ThrottlingException')
+      return sendRegistry(res, status ?? 429, registryError('TOOMANYREQUESTS', message ?? 'Rate exceeded'));
+    sendRegistry(res, status ?? 500, registryError(code, message ?? code));
+  },
 };

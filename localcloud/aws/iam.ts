@@ -367,7 +367,7 @@ export const iam: ServiceModule = {
       // Inactive keys count too: only deleting one frees a slot.
       if (ctx.state.keysOf(user.accountId, user.userName).length >= 2)
         throw new AwsError('LimitExceeded', 'Cannot exceed quota for AccessKeysPerUser: 2', 409);
-      const key = ctx.state.createAccessKey(user);
+      const key = ctx.state.createAccessKey(user, { callSeq: ctx.callSeq });
       return { AccessKey: { ...keyView(key), SecretAccessKey: key.secretAccessKey } };
     },
     ListAccessKeys: (ctx) => {
@@ -383,15 +383,11 @@ export const iam: ServiceModule = {
         status,
         'satisfy enum value set: [Active, Inactive]',
       );
-      const key = keyOf(ctx, targetUser(ctx));
-      // A reactivated key, like a new one, authenticates only once the change has propagated.
-      if (key.status === 'Inactive' && status === 'Active')
-        key.usableFrom = Math.max(key.usableFrom, ctx.now + ctx.state.propagationDelayMs);
-      key.status = status;
+      ctx.state.setAccessKeyStatus(keyOf(ctx, targetUser(ctx)), status, ctx.callSeq);
       return undefined;
     },
     DeleteAccessKey: (ctx) => {
-      ctx.state.accessKeys.delete(keyOf(ctx, targetUser(ctx)).accessKeyId);
+      ctx.state.deleteAccessKey(keyOf(ctx, targetUser(ctx)), ctx.callSeq);
       return undefined;
     },
     GetAccessKeyLastUsed: (ctx) => {

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { originOf, ServedCall, takeFault, type CallRecord } from '../calls';
 import { handleAdmin } from './admin';
-import { accessDenied, makeAuthorize, type RequestContext, type ServiceModule } from './context';
+import {
+  accessDenied,
+  makeAuthorize,
+  type RawRoute,
+  type RequestContext,
+  type ServiceModule,
+} from './context';
 import { AwsError } from './errors';
 import {
   parseForm,
@@ -13,7 +20,14 @@ import {
 } from './protocols';
 import { SERVICES, RAW_ROUTES } from './services';
 import { parseAmzDate, parseAuthorization, signatureMatches } from './sigv4';
-import { AwsState, isAllowed, matchesPattern, type AwsStateOptions, type Principal } from './state';
+import {
+  AwsState,
+  isAllowed,
+  matchesPattern,
+  type AwsStateOptions,
+  type Fault,
+  type Principal,
+} from './state';
 
 export interface AwsEmulatorOptions extends AwsStateOptions {
   port?: number;
@@ -190,15 +204,16 @@ function authenticate(
   return { principal, region: auth.region };
 }
 
-async function applyFaults(state: AwsState, svc: ServiceModule, action: string): Promise<void> {
-  const name = `${svc.signingName}:${action}`;
-  const fault = state.faults.find((f) => f.remaining > 0 && matchesPattern(f.action, name, true));
-  if (!fault) return;
-  fault.remaining -= 1;
-  state.faults = state.faults.filter((f) => f.remaining > 0);
-  if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
-  if (fault.error)
-    throw protocolError(svc.protocol, fault.error.code, fault.error.message, fault.error.status);
+/** The fault that applies to `call`, if any (matched by point name, case-insensitively, and origin). */
+const faultFor = (state: AwsState, call: CallRecord): Fault | undefined =>
+  takeFault(state.faults, call, (f) => matchesPattern(f.action, call.point, true));
+
+/** The action a request names: `X-Amz-Target`'s operation (JSON services) or the `Action` parameter. */
+function actionOf(req: IncomingMessage, svc: ServiceModule | undefined, params: QueryParams): string {
+  const target = req.headers['x-amz-target'];
+  const fromTarget = typeof target === 'string' ? target.slice(target.indexOf('.') + 1) : '';
+  if (svc) return svc.protocol === 'json' ? fromTarget : (params['Action'] ?? '');
+  return params['Action'] ?? fromTarget;
 }
 
 async function handleApi(
@@ -212,24 +227,34 @@ async function handleApi(
   const contentType = String(req.headers['content-type'] ?? '');
   const params = contentType.includes('x-www-form-urlencoded') ? parseForm(body.toString('utf8')) : {};
   const svc = findService(req, auth?.service, params);
+  const action = actionOf(req, svc, params);
+  const served = new ServedCall(
+    state.calls,
+    state.calls.begin({
+      emulator: 'aws',
+      point: `${svc?.signingName ?? 'unknown'}:${action}`,
+      origin: originOf(req),
+      caller: null,
+      ...(auth ? { accessKeyId: auth.accessKeyId } : {}),
+    }),
+    req,
+    res,
+  );
+  const call = served.record;
   if (!svc) {
+    call.error = 'UnknownService';
     sendQueryError(res, 'iam', new AwsError('UnknownService', 'No such service', 400), requestId);
     return;
   }
-  let action = '';
   let input: Record<string, unknown> = {};
   const deferred: (() => Promise<void>)[] = [];
   try {
     if (svc.protocol === 'json') {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      action = target.slice(target.indexOf('.') + 1);
       try {
         input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
       } catch {
         throw new AwsError('SerializationException', 'Request body is not valid JSON', 400);
       }
-    } else {
-      action = params['Action'] ?? '';
     }
     const handler = svc.actions[action];
     if (!handler)
@@ -237,10 +262,19 @@ async function handleApi(
         ? new AwsError('UnknownOperationException', `Unknown operation ${action}`, 400)
         : new AwsError('InvalidAction', `Could not find operation ${action}`, 400);
     const { principal, region } = authenticate(state, req, body, svc);
+    call.caller = principal.arn;
     const fullAction = `${svc.signingName}:${action}`;
     if (fullAction !== 'sts:GetCallerIdentity' && !isAllowed(principal.permissions, fullAction))
       throw accessDenied(svc.protocol, principal, fullAction, '*');
-    await applyFaults(state, svc, action);
+    const fault = faultFor(state, call);
+    if (fault) {
+      if (await served.applyFault(fault, fault.error !== undefined)) {
+        state.callLog.push({ at: state.now(), service: svc.signingName, action, error: 'ConnectionDropped' });
+        return;
+      }
+      if (fault.error)
+        throw protocolError(svc.protocol, fault.error.code, fault.error.message, fault.error.status);
+    }
     const ctx: RequestContext = {
       state,
       account: state.account(principal.accountId),
@@ -249,6 +283,7 @@ async function handleApi(
       service: svc.signingName,
       action,
       requestId,
+      callSeq: call.seq,
       headers: req.headers,
       params,
       input,
@@ -267,9 +302,41 @@ async function handleApi(
         ? err
         : protocolError(svc.protocol, 'InternalFailure', err instanceof Error ? err.message : String(err));
     state.callLog.push({ at: state.now(), service: svc.signingName, action, error: awsErr.code });
+    call.error = awsErr.code;
     sendError(res, svc, awsErr, requestId);
   }
+  // The service has accepted the call: its deferred work (RotateSecret's rotation) runs even when the answer is
+  // lost to a drop-after or crash fault, once the connection has been dropped.
+  await served.settled;
   for (const task of deferred) setImmediate(() => void task().catch(() => undefined));
+}
+
+/** A registry request: recorded and faulted like an API call, under the route's point names. */
+async function handleRaw(
+  state: AwsState,
+  route: RawRoute,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const served = new ServedCall(
+    state.calls,
+    state.calls.begin({
+      emulator: 'aws',
+      point: `${route.name}:${method} ${path}`,
+      origin: originOf(req),
+      caller: null,
+    }),
+    req,
+    res,
+  );
+  const fault = faultFor(state, served.record);
+  if (fault) {
+    if (await served.applyFault(fault, fault.error !== undefined)) return;
+    if (fault.error) return route.sendFault(res, fault.error);
+  }
+  route.handle(req, res, state, served.record);
 }
 
 /** Starts the AWS emulator on 127.0.0.1 (a free port unless one is given). */
@@ -282,7 +349,9 @@ export async function startAwsEmulator(opts: AwsEmulatorOptions = {}): Promise<A
       const body = await readBody(req);
       const url = req.url ?? '/';
       if (url.startsWith('/_localcloud/')) return handleAdmin(state, req, res, body);
-      for (const route of RAW_ROUTES) if (await route(req, res, body, state)) return;
+      const path = url.split('?')[0] ?? '/';
+      const route = RAW_ROUTES.find((r) => r.matches(path));
+      if (route) return handleRaw(state, route, req, res, path);
       return handleApi(state, req, res, body);
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { CallLog, type FaultControls } from '../calls';
 
 /** A permission statement, evaluated the IAM way: an explicit Deny wins, else some Allow must match. */
 export interface Statement {
@@ -136,15 +137,35 @@ export interface Principal {
   permissions?: Statement[];
 }
 
-export interface Fault {
+/** A fault of the AWS emulator; `skip`, `remaining`, `latencyMs`, `drop`, `crash` and `origin` see FaultControls. */
+export interface Fault extends FaultControls {
   id: string;
-  /** `service:Action` pattern, `*` wildcards allowed (e.g. `iam:CreateAccessKey`, `secretsmanager:*`). */
+  /**
+   * Point name pattern, `*` wildcards allowed, case-insensitive: `service:Action` (`iam:CreateAccessKey`,
+   * `secretsmanager:*`) or a registry request (`ecr-registry:GET /v2/`).
+   */
   action: string;
-  /** How many matching calls it affects; decremented on each. */
-  remaining: number;
-  /** Error to answer with; `Throttling` is translated per protocol. */
+  /** Error to answer with; `Throttling` is translated per protocol (the registry: 429 TOOMANYREQUESTS). */
   error?: { code: string; message?: string; status?: number };
-  latencyMs?: number;
+}
+
+export type KeyStatus = AccessKeyRecord['status'];
+
+/** One change to an access key, in the shared sequence of the CallLog. */
+export interface KeyEvent {
+  seq: number;
+  kind: 'create' | 'update' | 'delete';
+  accountId: string;
+  userName: string;
+  accessKeyId: string;
+  /** Null for a create. */
+  statusBefore: KeyStatus | null;
+  /** Null for a delete. */
+  statusAfter: KeyStatus | null;
+  /** Emulated-clock epoch ms. */
+  at: number;
+  /** The API call that made the change; absent for admin (seed) and in-process changes. */
+  callSeq?: number;
 }
 
 export interface RotationRun {
@@ -225,6 +246,8 @@ export function isAllowed(permissions: Statement[] | undefined, action: string, 
 }
 
 export interface AwsStateOptions {
+  /** The call record to share with a Jenkins emulator (one sequence for both); default: a new one. */
+  calls?: CallLog;
   accountId?: string;
   region?: string;
   propagationDelayMs?: number;
@@ -249,8 +272,19 @@ export class AwsState {
   readonly sns = { topics: new Map<string, SnsTopicRecord>(), messages: [] as SnsMessageRecord[] };
   readonly callLog: { at: number; service: string; action: string; principal?: string; error?: string }[] =
     [];
+  /** Every outside call, shared with the Jenkins emulator of the same local cloud. */
+  readonly calls: CallLog;
+  /** Every access key creation, status update and deletion, oldest first. */
+  readonly keyEvents: KeyEvent[] = [];
+  /**
+   * Called synchronously as each key change is applied (before any answer is sent), to check invariants across
+   * both emulators at that instant. What it throws propagates to whatever made the change (an API call then
+   * answers InternalFailure, the change having been applied).
+   */
+  onKeyEvent: ((event: Readonly<KeyEvent>) => void) | undefined;
 
   constructor(opts: AwsStateOptions = {}) {
+    this.calls = opts.calls ?? new CallLog();
     this.defaultAccountId = opts.accountId ?? '111122223333';
     this.defaultRegion = opts.region ?? 'us-east-1';
     this.propagationDelayMs = opts.propagationDelayMs ?? 0;
@@ -301,6 +335,8 @@ export class AwsState {
       createDate?: number;
       /** Skip the propagation delay (seeded keys are long established). */
       established?: boolean;
+      /** The API call creating it, for the key event log. */
+      callSeq?: number;
     } = {},
   ): AccessKeyRecord {
     const createDate = opts.createDate ?? this.now();
@@ -314,7 +350,44 @@ export class AwsState {
       usableFrom: opts.established ? createDate : this.now() + this.propagationDelayMs,
     };
     this.accessKeys.set(key.accessKeyId, key);
+    this.keyEvent('create', key, null, key.status, opts.callSeq);
     return key;
+  }
+
+  /** Sets a key's status (a reactivated key, like a new one, authenticates only after the propagation delay). */
+  setAccessKeyStatus(key: AccessKeyRecord, status: KeyStatus, callSeq?: number): void {
+    const before = key.status;
+    if (before === 'Inactive' && status === 'Active')
+      key.usableFrom = Math.max(key.usableFrom, this.now() + this.propagationDelayMs);
+    key.status = status;
+    this.keyEvent('update', key, before, status, callSeq);
+  }
+
+  deleteAccessKey(key: AccessKeyRecord, callSeq?: number): void {
+    if (!this.accessKeys.delete(key.accessKeyId)) return;
+    this.keyEvent('delete', key, key.status, null, callSeq);
+  }
+
+  private keyEvent(
+    kind: KeyEvent['kind'],
+    key: AccessKeyRecord,
+    statusBefore: KeyStatus | null,
+    statusAfter: KeyStatus | null,
+    callSeq: number | undefined,
+  ): void {
+    const event: KeyEvent = {
+      seq: this.calls.nextSeq(),
+      kind,
+      accountId: key.accountId,
+      userName: key.userName,
+      accessKeyId: key.accessKeyId,
+      statusBefore,
+      statusAfter,
+      at: this.now(),
+      ...(callSeq === undefined ? {} : { callSeq }),
+    };
+    this.keyEvents.push(event);
+    this.onKeyEvent?.(event);
   }
 
   keysOf(accountId: string, userName: string): AccessKeyRecord[] {

@@ -1,22 +1,27 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { adminRequest, send } from '../admin-http';
+import { adminRequest, handleCallsAdmin, send } from '../admin-http';
+import { faultControlsOf, faultControlsShape, faultSpecProblem } from '../calls';
 import { seedSchema } from './seed';
-import type { JenkinsState } from './state';
+import type { JenkinsFault, JenkinsState } from './state';
 
 const faultSchema = z
   .strictObject({
     method: z.string().min(1).optional(),
     /** Substring of the request path (query included), or `/regex/flags`. */
-    path: z.string().min(1),
+    path: z.string().min(1).optional(),
+    /** Point name pattern (`jenkins:GET /queue/item/*`), `*` wildcards allowed. */
+    point: z.string().startsWith('jenkins:').optional(),
     status: z.number().int().min(100).max(599).optional(),
-    count: z.number().int().positive().default(1),
     body: z.string().optional(),
     contentType: z.string().optional(),
-    latencyMs: z.number().int().nonnegative().max(120_000).optional(),
+    ...faultControlsShape,
   })
-  .refine((f) => f.status !== undefined || f.latencyMs !== undefined, {
-    message: 'a fault needs status or latencyMs',
+  .superRefine((f, ctx) => {
+    if (f.path === undefined && f.point === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a fault needs path or point to match requests' });
+    const problem = faultSpecProblem(f, f.status !== undefined, 'status');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
 const configSchema = z.strictObject({
@@ -27,7 +32,8 @@ const configSchema = z.strictObject({
 
 /**
  * Test controls under `/_localcloud/`: plain JSON, no authentication, nothing Jenkins-shaped, never logged.
- * - POST /seed, GET /state, POST|GET|DELETE /faults, GET|DELETE /requests, POST /config, DELETE /sessions
+ * - POST /seed, GET /state, POST|GET|DELETE /faults, GET|DELETE /requests, GET|DELETE /calls, POST /config,
+ *   DELETE /sessions
  */
 export function handleAdmin(
   state: JenkinsState,
@@ -36,7 +42,7 @@ export function handleAdmin(
   body: Buffer,
 ): void {
   const request = adminRequest(req, res, body);
-  if (!request) return;
+  if (!request || handleCallsAdmin(state.calls, request, res)) return;
   const { route, parse: parseOr400 } = request;
   switch (route) {
     case 'GET /_localcloud/state':
@@ -66,15 +72,15 @@ export function handleAdmin(
     case 'POST /_localcloud/faults': {
       const f = parseOr400(faultSchema);
       if (!f) return;
-      const fault = {
+      const fault: JenkinsFault = {
         id: state.nextFaultId++,
-        path: f.path,
-        remaining: f.count,
+        ...faultControlsOf(f),
+        ...(f.path !== undefined ? { path: f.path } : {}),
+        ...(f.point !== undefined ? { point: f.point } : {}),
         ...(f.method ? { method: f.method.toUpperCase() } : {}),
         ...(f.status !== undefined ? { status: f.status } : {}),
         ...(f.body !== undefined ? { body: f.body } : {}),
         ...(f.contentType !== undefined ? { contentType: f.contentType } : {}),
-        ...(f.latencyMs !== undefined ? { latencyMs: f.latencyMs } : {}),
       };
       state.faults.push(fault);
       return send(res, 200, fault);

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { JENKINS_BUILD_ORIGIN, ORIGIN_HEADER } from '../calls';
 import { awsKeyPair, credentialId, secretsOf, type Credential } from './credentials';
 import { bean, type Bean, type Exported } from './export';
 import {
@@ -211,6 +212,7 @@ async function runCheck(
   const abortSignal = AbortSignal.any([state.lifetime.signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]);
   if (check === 'sts-identity') {
     const sts = new STSClient(config);
+    sts.middlewareStack.add(markOrigin, MARK_ORIGIN);
     try {
       const out = await sts.send(new GetCallerIdentityCommand({}), { abortSignal });
       log(`[localcloud] sts:GetCallerIdentity → ${out.Arn ?? '(no ARN)'} (account ${out.Account ?? '?'})`);
@@ -224,6 +226,7 @@ async function runCheck(
     }
   }
   const ecr = new ECRClient(config);
+  ecr.middlewareStack.add(markOrigin, MARK_ORIGIN);
   try {
     const out = await ecr.send(new GetAuthorizationTokenCommand({}), { abortSignal });
     const data = out.authorizationData?.[0];
@@ -251,6 +254,16 @@ async function runCheck(
   }
 }
 
+/** Marks an SDK client's requests as the build's own, so the AWS emulator's call record can tell them apart. */
+const markOrigin =
+  <A extends { request: unknown }, R>(next: (args: A) => R) =>
+  (args: A): R => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers[ORIGIN_HEADER] = JENKINS_BUILD_ORIGIN;
+    return next(args);
+  };
+const MARK_ORIGIN = { step: 'build', name: 'localcloudOriginHeader' } as const;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /**
@@ -270,7 +283,15 @@ function registryPing(
   return new Promise((resolve, reject) => {
     const req = send(
       url,
-      { method: 'GET', headers: { authorization: `Basic ${token}`, host: target.host }, signal },
+      {
+        method: 'GET',
+        headers: {
+          authorization: `Basic ${token}`,
+          host: target.host,
+          [ORIGIN_HEADER]: JENKINS_BUILD_ORIGIN,
+        },
+        signal,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(local ? {} : { via: awsEndpoint }) }));

@@ -1,20 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { originOf, ServedCall } from '../calls';
 import { handleAdmin } from './admin';
 import { stopJobs } from './jobs';
 import { sendJettyError, sendOops } from './pages';
 import { can, deny, ensureSession, route, routeWhoAmI, type Ctx } from './routes';
 import { authenticateBasic, crumbMatches } from './security';
-import { JenkinsState, type RequestLogEntry } from './state';
+import { JenkinsState, type JenkinsStateOptions, type RequestLogEntry } from './state';
 
-export interface JenkinsEmulatorOptions {
+export interface JenkinsEmulatorOptions extends JenkinsStateOptions {
   port?: number;
-  /** CSRF protection (crumbs); default true. */
-  csrfEnabled?: boolean;
-  /** `X-Jenkins`; default '2.578'. */
-  jenkinsVersion?: string;
-  /** AWS emulator URL that canary jobs call. */
-  awsEndpoint?: string;
 }
 
 export interface JenkinsEmulator {
@@ -40,7 +35,20 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+/**
+ * The point name of a request: `jenkins:METHOD path`, the path (still percent-encoded) without its query, and with
+ * what changes from run to run replaced by `*`: the queue item id in `/queue/item/17/…` and the build number in
+ * `/job/team-a/job/canary/42/…`. Folder and job names, credential ids and permalinks (`lastBuild`) stay.
+ */
+export function jenkinsPoint(method: string, rawPath: string): string {
+  const segments = rawPath.split('/');
+  let i = 1;
+  while (segments[i] === 'job' && segments[i + 1]) i += 2;
+  const number = (at: number) => /^\d+$/.test(segments[at] ?? '');
+  if (i > 1 && number(i)) segments[i] = '*';
+  else if (i === 1 && segments[1] === 'queue' && segments[2] === 'item' && number(3)) segments[3] = '*';
+  return `jenkins:${method} ${segments.join('/')}`;
+}
 
 async function handle(state: JenkinsState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = await readBody(req);
@@ -63,11 +71,28 @@ async function handle(state: JenkinsState, req: IncomingMessage, res: ServerResp
     entry.status = res.statusCode;
     state.requests.push(entry);
   });
+  // A dropped connection (a drop or crash fault, or the client leaving) answered nothing.
+  res.on('close', () => {
+    if (res.writableFinished) return;
+    entry.status = 0;
+    state.requests.push(entry);
+  });
 
-  const fault = state.takeFault(method, url);
+  const served = new ServedCall(
+    state.calls,
+    state.calls.begin({
+      emulator: 'jenkins',
+      point: jenkinsPoint(method, rawPath),
+      origin: originOf(req),
+      caller: null,
+    }),
+    req,
+    res,
+  );
+  const fault = state.takeFault(method, url, served.record);
   if (fault) {
     entry.fault = true;
-    if (fault.latencyMs) await sleep(fault.latencyMs);
+    if (await served.applyFault(fault, fault.status !== undefined)) return;
     if (fault.status !== undefined) {
       if (fault.body === undefined && fault.status >= 400) return sendJettyError(req, res, fault.status);
       res.writeHead(
@@ -88,6 +113,7 @@ async function handle(state: JenkinsState, req: IncomingMessage, res: ServerResp
     return sendJettyError(req, res, 401, 'Unauthorized', { 'WWW-Authenticate': 'Basic realm="Jenkins"' });
   entry.user = auth.user?.id ?? 'anonymous';
   entry.apiToken = auth.apiToken;
+  served.record.caller = entry.user;
 
   const query = new URLSearchParams(queryAt < 0 ? '' : url.slice(queryAt + 1));
   const contentType = req.headers['content-type'] ?? '';

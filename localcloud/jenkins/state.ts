@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { matchesPattern } from '../aws/state';
+import { CallLog, takeFault, type CallRecord, type FaultControls } from '../calls';
 import {
   CredentialDocumentError,
   credentialId,
@@ -107,16 +109,21 @@ export interface QueueItem {
   cancelled: boolean;
 }
 
-export interface JenkinsFault {
+/**
+ * A fault of the Jenkins emulator; `skip`, `remaining`, `latencyMs`, `drop`, `crash` and `origin` see FaultControls.
+ * It matches a request when every matcher it has does (at least `path` or `point`).
+ */
+export interface JenkinsFault extends FaultControls {
   id: number;
   method?: string;
   /** Substring of the request path (with query), or `/regex/flags`. */
-  path: string;
+  path?: string;
+  /** Point name pattern, `*` wildcards allowed: `jenkins:POST *credential/aws-ci/config.xml`. */
+  point?: string;
+  /** Status to answer with (a Jetty error body unless `body`). */
   status?: number;
-  remaining: number;
   body?: string;
   contentType?: string;
-  latencyMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -132,8 +139,13 @@ export interface RequestLogEntry {
 }
 
 export interface JenkinsStateOptions {
+  /** The call record to share with an AWS emulator (one sequence for both); default: a new one. */
+  calls?: CallLog;
+  /** CSRF protection (crumbs); default true. */
   csrfEnabled?: boolean;
+  /** `X-Jenkins`; default '2.578'. */
   jenkinsVersion?: string;
+  /** AWS emulator URL that canary jobs call. */
   awsEndpoint?: string;
 }
 
@@ -175,11 +187,14 @@ export class JenkinsState {
   faults: JenkinsFault[] = [];
   nextFaultId = 1;
   readonly requests: RequestLogEntry[] = [];
+  /** Every outside call, shared with the AWS emulator of the same local cloud. */
+  readonly calls: CallLog;
   /** Aborted on close: stops queued and running builds. */
   readonly lifetime = new AbortController();
   readonly admin: JenkinsUser;
 
   constructor(opts: JenkinsStateOptions = {}) {
+    this.calls = opts.calls ?? new CallLog();
     this.version = opts.jenkinsVersion ?? '2.578';
     this.csrfEnabled = opts.csrfEnabled ?? true;
     this.awsEndpoint = opts.awsEndpoint;
@@ -392,15 +407,16 @@ export class JenkinsState {
     return this.rootUrl.replace(/\/$/, '') + path;
   }
 
-  /** Takes the first fault matching the request, decrementing it. */
-  takeFault(method: string, url: string): JenkinsFault | undefined {
-    const fault = this.faults.find(
-      (f) => (!f.method || f.method.toUpperCase() === method) && faultMatches(f.path, url),
+  /** Takes the fault that applies to the request (see takeFault for `skip` and `count`). */
+  takeFault(method: string, url: string, call: CallRecord): JenkinsFault | undefined {
+    return takeFault(
+      this.faults,
+      call,
+      (f) =>
+        (!f.method || f.method.toUpperCase() === method) &&
+        (f.path === undefined || faultMatches(f.path, url)) &&
+        (f.point === undefined || matchesPattern(f.point, call.point)),
     );
-    if (!fault) return undefined;
-    fault.remaining -= 1;
-    if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
-    return fault;
   }
 }
 
