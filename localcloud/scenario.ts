@@ -12,6 +12,8 @@ export interface ScenarioCredential {
   iamMfaSerialNumber?: string;
   stsTokenDuration?: number;
   usernameSecret?: boolean;
+  /** How the rotator signs in to Jenkins for this credential: its API token (default), or a password and crumbs. */
+  auth?: 'apiToken' | 'password';
 }
 
 export interface ScenarioKey {
@@ -54,6 +56,13 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
   const tokenSecret = await sm.send(
     new CreateSecretCommand({ Name: 'key-rotator/jenkins-api-token', SecretString: rotatorToken }),
   );
+  const needsPassword = keys.some((k) => k.credentials.some((c) => c.auth === 'password'));
+  const rotatorPassword = `pw-${Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex')}`;
+  const passwordSecret = needsPassword
+    ? await sm.send(
+        new CreateSecretCommand({ Name: 'key-rotator/jenkins-password', SecretString: rotatorPassword }),
+      )
+    : undefined;
   const seeded: SeededKey[] = [];
   const folders = new Set<string>();
   const credentials: unknown[] = [];
@@ -141,6 +150,7 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
         {
           id: 'key-rotator',
           apiTokens: [rotatorToken],
+          ...(needsPassword ? { password: rotatorPassword } : {}),
           permissions: [
             'Overall/Read',
             'Credentials/View',
@@ -168,7 +178,9 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
         name: `jenkins-${i}`,
         url: jenkins.url,
         user: 'key-rotator',
-        tokenSecretId: tokenSecret.Name ?? 'key-rotator/jenkins-api-token',
+        ...(c.auth === 'password'
+          ? { tokenSecretId: passwordSecret?.Name ?? 'key-rotator/jenkins-password', authType: 'password' }
+          : { tokenSecretId: tokenSecret.Name ?? 'key-rotator/jenkins-api-token' }),
         store: c.store,
         credentialId: c.credentialId,
         credentialKind: c.kind,

@@ -227,7 +227,14 @@ export class JenkinsClient {
    */
   async runJob(jobPath: string, params: Record<string, string>, opts: RunJobOptions): Promise<JobRun> {
     const job = itemPath('job path', jobPath);
-    const pollMs = opts.pollMs ?? 2000;
+    // Adaptive: a canary that takes 100 ms is seen after about 200 ms, a long build is polled every `pollMs`.
+    const maxPollMs = opts.pollMs ?? 2000;
+    let pollMs = Math.min(200, maxPollMs);
+    const nextPoll = () => {
+      const ms = pollMs;
+      pollMs = Math.min(maxPollMs, Math.round(pollMs * 1.5));
+      return ms;
+    };
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
     const onAbort = (): void => deadline.abort();
@@ -285,7 +292,7 @@ export class JenkinsClient {
         if (item.data.cancelled) return { number: 0, result: 'CANCELLED' };
         number = item.data.executable?.number;
         if (number !== undefined) break;
-        await sleep(pollMs, signal);
+        await sleep(nextPoll(), signal);
         if (signal.aborted) break;
       }
 
@@ -297,7 +304,7 @@ export class JenkinsClient {
           const build = buildSchema.safeParse(await get(buildPath));
           if (!build.success) throw this.#badJson(lastPath);
           if (build.data.building !== true && build.data.result) return { number, result: build.data.result };
-          await sleep(pollMs, signal);
+          await sleep(nextPoll(), signal);
           if (signal.aborted) break;
         }
       }

@@ -53,7 +53,7 @@ export interface CredentialDocument {
 export interface RunJobOptions {
   /** Upper bound for the whole trigger + queue + build sequence. */
   timeoutMs: number;
-  /** Delay between polls, default 2000 ms. */
+  /** Longest delay between polls (default 2000 ms): polling starts at 200 ms (or this, if less) and grows 1.5× each time. */
   pollMs?: number;
   signal?: AbortSignal;
 }
