@@ -18,6 +18,15 @@ export type StackParamName = (typeof STACK_PARAMS)[number];
 /** A stage's parameters; a parameter that is absent is unknown (e.g. a serverless variable not resolved). */
 export type StackParams = Partial<Record<StackParamName, string>>;
 
+/** The parameters a configuration is checked against (stackIssues, and userPath with IAM). */
+export const CHECKED_PARAMS = [
+  'userPath',
+  'secretPrefix',
+  'tokenSecretPrefix',
+  'notifyTopicArn',
+  'slackWebhookSecretId',
+] as const satisfies readonly StackParamName[];
+
 export const isStackParam = (name: string): name is StackParamName =>
   (STACK_PARAMS as readonly string[]).includes(name);
 
