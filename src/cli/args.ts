@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { STACK_PARAMS, isStackParam } from '../config/stack';
 import { UsageError } from './errors';
 
 export const COMMANDS = ['audit', 'plan', 'rotate', 'validate-config'] as const;
@@ -35,6 +36,9 @@ const COMMAND_OPTIONS = {
   },
   'validate-config': {
     json: { type: 'boolean' },
+    stage: { type: 'string' },
+    param: { type: 'string', multiple: true },
+    'check-iam': { type: 'boolean' },
   },
 } as const satisfies Record<CommandName, Record<string, OptionSpec>>;
 
@@ -79,6 +83,12 @@ export interface ValidateArgs {
   command: 'validate-config';
   json: boolean;
   file?: string;
+  /** A stage of serverless.yml whose parameters the configuration must fit. */
+  stage?: string;
+  /** `name=value` deploy parameters, over the stage's. */
+  params: string[];
+  /** Read each managed user's IAM path and compare it with the stack's userPath. */
+  checkIam: boolean;
 }
 export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | ValidateArgs;
 
@@ -215,9 +225,44 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     case 'validate-config': {
       extra(1);
       const [file] = rest;
-      return { kind: 'run', global, args: { command, json, ...(file !== undefined ? { file } : {}) } };
+      const params = (values.param ?? []).map(stackParam);
+      const checkIam = values['check-iam'] === true;
+      if (checkIam && values.stage === undefined && !params.some((p) => p.startsWith('userPath=')))
+        throw new UsageError(
+          "option --check-iam compares each managed user's IAM path with the stack's userPath: give --stage NAME or --param userPath=/path/",
+        );
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          json,
+          ...(file !== undefined ? { file } : {}),
+          ...(values.stage !== undefined ? { stage: stageName(values.stage) } : {}),
+          params,
+          checkIam,
+        },
+      };
     }
   }
+}
+
+/** `--param name=value`: a parameter serverless.yml declares, and a value (as the Serverless Framework wants). */
+function stackParam(value: string): string {
+  const m = /^([^=]+)=(.+)$/s.exec(value);
+  if (!m?.[1]) throw new UsageError(`option --param needs name=value (got "${value}")`);
+  if (!isStackParam(m[1]))
+    throw new UsageError(
+      `option --param: unknown parameter "${m[1]}" (parameters: ${STACK_PARAMS.join(', ')})`,
+    );
+  return value;
+}
+
+/** A Serverless Framework stage name. */
+function stageName(value: string): string {
+  if (!/^[a-zA-Z0-9-]+$/.test(value))
+    throw new UsageError(`option --stage must be a stage name of letters, digits and "-" (got "${value}")`);
+  return value;
 }
 
 function nonEmpty(option: string, value: string): string {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { ConfigError } from '../config';
 import { redact } from '../observability/logger';
@@ -21,6 +22,15 @@ export class UsageError extends Error {
 /** A failure the CLI explains itself in one line (exit 1). */
 export class CliError extends Error {
   override readonly name = 'CliError';
+}
+
+/** A file's text; when it cannot be read, a {@link CliError} whose message `explain` builds from the error code. */
+export async function readTextFile(file: string, explain: (code: string) => string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError(explain((err as NodeJS.ErrnoException).code ?? String(err)));
+  }
 }
 
 const CREDENTIAL_ERRORS = new Set([

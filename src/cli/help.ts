@@ -73,16 +73,33 @@ Options:
 
 Ctrl-C stops at the next wait and undoes the rotation (a second Ctrl-C quits at once).
 Exit 1 when the rotation failed (with --emergency: when anything but a clean rotation or revocation happened).`,
-  'validate-config': `Usage: key-rotator validate-config [FILE] [--json]
+  'validate-config': `Usage: key-rotator validate-config [FILE] [--stage NAME] [--param NAME=VALUE]… [--check-iam] [--json]
 
-Checks a configuration file the way the Lambdas do at cold start, without calling AWS: prints OK and a summary,
-or every issue with its path (keys[0].jenkins[1].url: …). For CI. FILE defaults to --config, $KEY_ROTATOR_CONFIG,
-then ./rotator.config.json.
+Checks a configuration file the way the Lambdas do at cold start: prints OK and a summary, or every issue with its
+path (keys[0].jenkins[1].url: …; a JSON syntax error with its line and column). For CI. FILE defaults to
+--config, the stage's configFile (with --stage), $KEY_ROTATOR_CONFIG, then ./rotator.config.json.
+
+Warnings (not errors) name values left from config/example.json: its SNS topic and account ids, example.com
+Jenkins URLs, and words such as TODO or <placeholder>.
+
+With the deploy parameters, it also checks what the deployed roles would refuse (each an error, since each would
+be an AccessDenied in production): every keys[].secretId under secretPrefix, every jenkins[].tokenSecretId under
+tokenSecretPrefix, secret ARNs in the stack's region (with --region), and the SNS topic and Slack webhook secret the
+stack grants (notifyTopicArn, slackWebhookSecretId) against those the configuration names.
 
 Options:
-  --json   { "valid": true|false, "file": …, "issues": [{ "path", "message" }], "keys": […] }
+  --stage NAME          the parameters of stage NAME in ./serverless.yml (params.default, then params.NAME), as
+                        serverless deploy --stage NAME resolves them; values that are serverless variables are not
+                        checked unless given with --param
+  --param NAME=VALUE    a deploy parameter, over the stage's (as serverless deploy --param); repeatable
+  --check-iam           read each managed user with iam:GetUser (read-only; users in other accounts through their
+                        assumeRoleArn) and compare its path with userPath. Calls AWS (usual credentials,
+                        --endpoint, --sandbox). A user IAM does not show (no permission) is reported as not checked
+  --json                { "valid", "file", "issues": [{ "path", "message", "line"?, "column"? }], "warnings": […],
+                          "stack": { "stage", "params", "unresolved" } | null,
+                          "iam": [{ "key", "iamUser", "accountId", "status", "path", "detail" }] | null, "keys": […] }
 
-Exit 1 when the file is missing or invalid.`,
+Exit 1 when the file is missing or invalid, does not fit the parameters, or a user could not be checked.`,
 };
 
 export function mainHelp(version: string): string {
@@ -94,7 +111,7 @@ Commands:
   audit                   every IAM user's keys: age, status, last use, managed or not, next rotation due
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
   rotate <user>           rotate a managed key now; --emergency for a leaked key
-  validate-config [FILE]  check a configuration file (for CI)
+  validate-config [FILE]  check a configuration file, and that it fits a stage's parameters (for CI)
 
 ${GLOBAL}`;
 }

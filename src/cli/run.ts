@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { ConfigError, findKey, type ManagedKey, type RotatorConfig } from '../config';
+import { examplePlaceholders, placeholderWarnings } from '../config/placeholders';
+import { stackIssues } from '../config/stack';
 import type { Composition } from '../compose';
 import { emergencyRotate } from '../engine/emergency';
 import { rotateNow } from '../engine/rotate-now';
@@ -29,12 +31,15 @@ import {
   loadConfigOrEmpty,
 } from './context';
 import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
+import { count } from './format';
 import { commandHelp, mainHelp } from './help';
+import { checkUserPaths, userPathIssues, type IamUserCheck } from './iam-paths';
 import { cliLog, type CliIo } from './io';
 import { buildPlanReport, formatPlan } from './plan';
 import { formatEmergencyReport, formatRotateReport, progressReporter } from './rotate';
 import { readSandbox } from './sandbox';
-import { formatValidation, validationResult } from './validate';
+import { readStageParams } from './stage';
+import { formatValidation, validationResult, type ValidationResult } from './validate';
 
 export function cliVersion(): string {
   try {
@@ -132,18 +137,67 @@ async function withAws(
 }
 
 async function validateCommand(args: ValidateArgs, global: GlobalOptions, io: CliIo): Promise<ExitCode> {
-  const choice = configFile(global, io, args.file !== undefined ? { argument: args.file } : {});
-  let result;
+  const checking = args.stage !== undefined || args.params.length > 0;
+  const stage = checking ? await readStageParams(io.cwd, args.stage, args.params) : undefined;
+  // The stage's configFile, unless a file is named on the command line.
+  const stageFile = global.config === undefined ? stage?.params.configFile : undefined;
+  const named = args.file ?? stageFile;
+  const choice = configFile(global, io, named !== undefined ? { argument: named } : {});
+  let config: RotatorConfig;
   try {
-    result = validationResult(choice.file, await loadConfig(choice));
+    config = await loadConfig(choice);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    result = validationResult(choice.file, err);
+    return reportValidation(validationResult(choice.file, err), args, io);
   }
+  const stack = stage && {
+    stage: args.stage ?? null,
+    params: stage.params,
+    unresolved: [...stage.unresolved],
+  };
+  const issues = stage ? stackIssues(config, { params: stage.params, region: global.region }) : [];
+  let iam: IamUserCheck[] | undefined;
+  const userPath = stage?.params.userPath;
+  if (args.checkIam && userPath !== undefined) {
+    const sandbox = global.sandbox !== undefined ? await readSandbox(global.sandbox, io) : undefined;
+    const aws = await awsSetup(global, io, sandbox);
+    const composition = cliComposition(config, aws, cliLog(io, global.verbose));
+    try {
+      iam = await checkUserPaths(composition, userPath);
+    } finally {
+      closeComposition(composition);
+    }
+    issues.push(...userPathIssues(iam, (name) => config.keys.findIndex((k) => k.name === name)));
+  }
+  const warnings = placeholderWarnings(config, await examplePlaceholders());
+  return reportValidation(
+    validationResult(choice.file, config, {
+      issues,
+      warnings,
+      ...(stack ? { stack } : {}),
+      ...(iam ? { iam } : {}),
+    }),
+    args,
+    io,
+  );
+}
+
+function reportValidation(result: ValidationResult, args: ValidateArgs, io: CliIo): ExitCode {
   io.out(args.json ? json(result) : formatValidation(result));
+  if (result.warnings.length)
+    io.err(
+      `key-rotator: warning: ${result.file}: ${count(result.warnings.length, 'placeholder')} left (listed under warnings)\n`,
+    );
   if (!result.valid) {
     io.err(
-      `key-rotator: error: ${result.file} is not a valid configuration (${result.issues.length} ${result.issues.length === 1 ? 'issue' : 'issues'})\n`,
+      `key-rotator: error: ${result.file} is not a valid configuration${result.stack ? ` for ${result.stack.stage ? `stage ${result.stack.stage}` : 'these parameters'}` : ''} (${count(result.issues.length, 'issue')})\n`,
+    );
+    return EXIT.failed;
+  }
+  const unchecked = (result.iam ?? []).filter((c) => c.status === 'not-checked').length;
+  if (unchecked) {
+    io.err(
+      `key-rotator: error: the IAM check is incomplete: ${count(unchecked, 'user')} could not be read (see above); that is not a clean result\n`,
     );
     return EXIT.failed;
   }

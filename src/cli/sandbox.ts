@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CliError } from './errors';
+import { CliError, readTextFile } from './errors';
 import type { CliIo } from './io';
 
 /** What the CLI takes from `npm run sandbox`'s JSON line. */
@@ -61,15 +60,10 @@ const HINT = 'expected the JSON line `npm run sandbox` prints ({"aws":{"endpoint
 export async function readSandbox(source: string, io: CliIo, timeoutMs = 60_000): Promise<SandboxTarget> {
   if (source !== '-') {
     const file = resolve(io.cwd, source);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new CliError(
-        `--sandbox ${source}: ${code === 'ENOENT' ? 'file not found' : `cannot read it (${code ?? String(err)})`}`,
-      );
-    }
+    const text = await readTextFile(
+      file,
+      (code) => `--sandbox ${source}: ${code === 'ENOENT' ? 'file not found' : `cannot read it (${code})`}`,
+    );
     const t = parseSandboxText(text);
     if (!t) throw new CliError(`--sandbox ${source}: no sandbox line in the file; ${HINT}`);
     return t;

@@ -5,6 +5,9 @@ export interface ConfigIssue {
   /** Where the problem is, e.g. `keys[0].jenkins[1].url`; empty for the file or the document as a whole. */
   readonly path: string;
   readonly message: string;
+  /** For a JSON syntax error: where in the file (1-based). */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** The configuration is unusable. Never retryable: the file has to be fixed and redeployed. */
@@ -50,5 +53,9 @@ export function toConfigIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue
       out.push({ path: formatPath(issue.path), message: issue.message });
     }
   }
-  return out.filter((a, i) => out.findIndex((b) => b.path === a.path && b.message === a.message) === i);
+  return uniqueIssues(out);
 }
+
+/** The issues without repeats (same path and message), in their order. */
+export const uniqueIssues = (issues: readonly ConfigIssue[]): ConfigIssue[] =>
+  issues.filter((a, i) => issues.findIndex((b) => b.path === a.path && b.message === a.message) === i);

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError, toConfigIssues } from './errors';
-import { configSchema, sameSecret } from './schema';
+import { ConfigError, formatPath, toConfigIssues, uniqueIssues } from './errors';
+import { jsonSyntaxIssue } from './json';
+import { configSchema, crossKeyIssuesOfInvalid, sameSecret } from './schema';
 import type { ManagedKey, RotatorConfig } from './schema';
 
 export const CONFIG_PATH_VARIABLE = 'KEY_ROTATOR_CONFIG';
@@ -19,7 +20,13 @@ function parse(value: unknown, source?: string): RotatorConfig {
   const result = configSchema.safeParse(value, {
     error: (iss) => (iss.code === 'invalid_type' && iss.input === undefined ? 'required' : undefined),
   });
-  if (!result.success) throw new ConfigError(toConfigIssues(result.error.issues), { source });
+  if (!result.success) {
+    const crossKey = crossKeyIssuesOfInvalid(value).map((i) => ({
+      path: formatPath(i.path),
+      message: i.message,
+    }));
+    throw new ConfigError(uniqueIssues([...toConfigIssues(result.error.issues), ...crossKey]), { source });
+  }
   return deepFreeze(result.data);
 }
 
@@ -39,13 +46,13 @@ export async function loadConfigFile(path: string): Promise<RotatorConfig> {
     const message = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? String(error)})`;
     throw new ConfigError([{ path: '', message }], { source: file, cause: error });
   }
+  // A byte order mark (some Windows editors write one) is not JSON, but it is no mistake in the file either.
+  const json = text.replace(/^\uFEFF/, '');
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(json);
   } catch (error) {
-    throw new ConfigError([{ path: '', message: `invalid JSON: ${(error as Error).message}` }], {
-      source: file,
-    });
+    throw new ConfigError([jsonSyntaxIssue(json, error)], { source: file });
   }
   return parse(value, file);
 }

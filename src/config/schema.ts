@@ -260,11 +260,20 @@ const rawConfigSchema = z.strictObject({
 type RawConfig = z.output<typeof rawConfigSchema>;
 type RawKey = RawConfig['keys'][number];
 
+/** The parts of a secret ARN (the name without the 6 random characters a full ARN ends with), or undefined. */
+export function parseSecretArn(id: string): { region: string; accountId: string; name: string } | undefined {
+  const m = SECRET_ARN.exec(id);
+  if (!m?.[1]) return undefined;
+  const [, , , region = '', accountId = ''] = id.split(':');
+  return { region, accountId, name: m[1].replace(/-[A-Za-z0-9]{6}$/, '') };
+}
+
+/** The name a secret id (name or ARN) refers to. */
+export const secretNameOf = (id: string): string => parseSecretArn(id)?.name ?? id;
+
 /** True when two secret ids name the same secret: equal, or a full ARN and the name it ends with. */
 export function sameSecret(a: string, b: string): boolean {
-  // A full ARN ends with "<name>-<6 random characters>".
-  const nameInArn = (id: string) => SECRET_ARN.exec(id)?.[1]?.replace(/-[A-Za-z0-9]{6}$/, '');
-  const [na, nb] = [nameInArn(a), nameInArn(b)];
+  const [na, nb] = [parseSecretArn(a)?.name, parseSecretArn(b)?.name];
   return a === b || (na !== undefined && nb === undefined && na === b) || (na === undefined && nb === a);
 }
 
@@ -293,46 +302,94 @@ function toManagedKey(k: RawKey, defaults: Policy): ManagedKey {
   };
 }
 
-/** Fills defaults, normalises, and runs the checks that span keys or need the effective policy. */
-function normalise(raw: RawConfig, ctx: z.RefinementCtx<RawConfig>): RotatorConfig {
-  const issue = (path: PropertyKey[], message: string) =>
-    ctx.addIssue({ code: 'custom', path, message, input: raw });
-  const defaults = mergePolicy(DEFAULT_POLICY, raw.defaults);
-  const keys = raw.keys.map((k) => toManagedKey(k, defaults));
+type IssueSink = (path: PropertyKey[], message: string) => void;
+interface KeyEntry {
+  /** The key's index in the document. */
+  readonly index: number;
+  readonly raw: RawKey;
+  readonly key: ManagedKey;
+}
+
+/**
+ * The checks that span keys or need the effective policy, over `entries` (every key, or those valid on their
+ * own). `rawDefaults` undefined: the document's defaults are invalid, so the effective policies are unknown.
+ */
+function checkKeys(
+  entries: readonly KeyEntry[],
+  rawDefaults: RawConfig['defaults'] | undefined,
+  issue: IssueSink,
+): void {
   const home = (k: ManagedKey) => k.accountId ?? 'own account';
   const credentials = new Map<string, string>();
-  keys.forEach((k, i) => {
-    const earlier = keys.slice(0, i);
-    let j = earlier.findIndex((e) => e.name === k.name);
-    if (j >= 0) issue(['keys', i, 'name'], `duplicate key name "${k.name}" (also keys[${j}])`);
-    j = earlier.findIndex((e) => sameSecret(e.secretId, k.secretId));
-    if (j >= 0) issue(['keys', i, 'secretId'], `same secret as keys[${j}]: each key needs its own secret`);
+  entries.forEach(({ index: i, raw, key: k }, n) => {
+    const earlier = entries.slice(0, n);
+    const also = (find: (e: ManagedKey) => boolean) => earlier.find((e) => find(e.key))?.index;
+    let j = also((e) => e.name === k.name);
+    if (j !== undefined) issue(['keys', i, 'name'], `duplicate key name "${k.name}" (also keys[${j}])`);
+    j = also((e) => sameSecret(e.secretId, k.secretId));
+    if (j !== undefined)
+      issue(['keys', i, 'secretId'], `same secret as keys[${j}]: each key needs its own secret`);
     // IAM user names are case-insensitive; two entries for one user would need more than IAM's two keys.
-    j = earlier.findIndex((e) => e.iamUser.toLowerCase() === k.iamUser.toLowerCase() && home(e) === home(k));
-    if (j >= 0) issue(['keys', i, 'iamUser'], `IAM user "${k.iamUser}" is already managed by keys[${j}]`);
-    k.jenkins.forEach((t, n) => {
+    j = also((e) => e.iamUser.toLowerCase() === k.iamUser.toLowerCase() && home(e) === home(k));
+    if (j !== undefined)
+      issue(['keys', i, 'iamUser'], `IAM user "${k.iamUser}" is already managed by keys[${j}]`);
+    k.jenkins.forEach((t, m) => {
       const id = JSON.stringify([t.url, t.store, t.credentialId]);
       const other = credentials.get(id);
-      if (other) issue(['keys', i, 'jenkins', n, 'credentialId'], `same Jenkins credential as ${other}`);
-      else credentials.set(id, `keys[${i}].jenkins[${n}]`);
+      if (other) issue(['keys', i, 'jenkins', m, 'credentialId'], `same Jenkins credential as ${other}`);
+      else credentials.set(id, `keys[${i}].jenkins[${m}]`);
     });
     // With the grace as long as the rotation interval, the deactivated key would still exist at the next
     // rotation, and IAM's limit of two keys per user would block it.
-    if (k.policy.deleteAfterDays >= k.policy.maxAgeDays) {
-      const own = raw.keys[i]?.policy ?? {};
+    if (rawDefaults !== undefined && k.policy.deleteAfterDays >= k.policy.maxAgeDays) {
+      const own = raw.policy ?? {};
       const path =
         own.deleteAfterDays !== undefined
           ? ['keys', i, 'policy', 'deleteAfterDays']
           : own.maxAgeDays !== undefined
             ? ['keys', i, 'policy', 'maxAgeDays']
-            : ['defaults', raw.defaults.deleteAfterDays !== undefined ? 'deleteAfterDays' : 'maxAgeDays'];
+            : ['defaults', rawDefaults.deleteAfterDays !== undefined ? 'deleteAfterDays' : 'maxAgeDays'];
       issue(
         path,
         `deleteAfterDays (${k.policy.deleteAfterDays}) must be less than maxAgeDays (${k.policy.maxAgeDays})`,
       );
     }
   });
-  return { version: raw.version, defaults, notifications: raw.notifications, keys };
+}
+
+/** Fills defaults, normalises, and runs the checks that span keys or need the effective policy. */
+function normalise(raw: RawConfig, ctx: z.RefinementCtx<RawConfig>): RotatorConfig {
+  const defaults = mergePolicy(DEFAULT_POLICY, raw.defaults);
+  const entries = raw.keys.map((r, index) => ({ index, raw: r, key: toManagedKey(r, defaults) }));
+  checkKeys(entries, raw.defaults, (path, message) =>
+    ctx.addIssue({ code: 'custom', path, message, input: raw }),
+  );
+  return {
+    version: raw.version,
+    defaults,
+    notifications: raw.notifications,
+    keys: entries.map((e) => e.key),
+  };
+}
+
+/**
+ * For a document that failed the schema: the cross-key checks over the keys that are valid on their own, which
+ * zod skips once any field is wrong. Reporting them too means every problem is listed in one go.
+ */
+export function crossKeyIssuesOfInvalid(value: unknown): { path: PropertyKey[]; message: string }[] {
+  const doc = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const keys = Array.isArray(doc['keys']) ? (doc['keys'] as unknown[]) : [];
+  const parsedDefaults = policyOverrides.default({}).safeParse(doc['defaults']);
+  const rawDefaults = parsedDefaults.success ? parsedDefaults.data : undefined;
+  const defaults = mergePolicy(DEFAULT_POLICY, rawDefaults);
+  const entries: KeyEntry[] = [];
+  keys.forEach((k, index) => {
+    const r = managedKeySchema.safeParse(k);
+    if (r.success) entries.push({ index, raw: r.data, key: toManagedKey(r.data, defaults) });
+  });
+  const issues: { path: PropertyKey[]; message: string }[] = [];
+  checkKeys(entries, rawDefaults, (path, message) => issues.push({ path, message }));
+  return issues;
 }
 
 /**

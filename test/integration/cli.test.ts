@@ -496,6 +496,135 @@ describe('key-rotator validate-config', () => {
   });
 });
 
+describe('key-rotator validate-config --check-iam', () => {
+  const OTHER = '999988887777';
+  type RawConfig = { keys: Record<string, unknown>[] };
+  interface Result {
+    valid: boolean;
+    issues: { path: string; message: string }[];
+    iam: {
+      key: string;
+      iamUser: string;
+      accountId: string | null;
+      status: string;
+      path: string | null;
+      detail: string | null;
+    }[];
+  }
+  const variant = async (name: string, edit: (c: RawConfig) => void) => {
+    const c = JSON.parse(await readFile(configPath, 'utf8')) as RawConfig;
+    edit(c);
+    const file = join(dir, name);
+    await writeFile(file, JSON.stringify(c));
+    return file;
+  };
+  const check = (file: string, env?: NodeJS.ProcessEnv) =>
+    cli(
+      [
+        'validate-config',
+        file,
+        '--param',
+        'userPath=/jenkins/',
+        '--check-iam',
+        '--json',
+        '--endpoint',
+        cloud.aws.url,
+      ],
+      env ? { env } : {},
+    );
+
+  it('reads each managed user (read-only) and finds them all on the userPath', async () => {
+    const before = awsSnapshot();
+    const r = await check(configPath);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as Result;
+    expect(result.valid).toBe(true);
+    expect(result.iam.map((c) => [c.iamUser, c.status, c.path])).toEqual(
+      KEYS.map((k) => [k.iamUser, 'ok', '/jenkins/']),
+    );
+    expect(awsSnapshot()).toEqual(before);
+  });
+
+  it('names a user off the path, one that does not exist, and one in another account reached through its role', async () => {
+    const role = cloud.aws.state.createRole(OTHER, 'jenkins-key-rotator-target', {
+      trustedPrincipals: [`arn:aws:iam::${acct()}:user/${cloud.aws.admin.userName}`],
+      permissions: [
+        { effect: 'Allow', actions: ['iam:GetUser'], resources: [`arn:aws:iam::${OTHER}:user/*`] },
+      ],
+    });
+    cloud.aws.state.createUser(OTHER, 'jenkins-other', { path: '/ci/' });
+    const file = await variant('iam-misfits.json', (c) => {
+      c.keys[1]!['iamUser'] = 'legacy-deployer';
+      c.keys[2]!['iamUser'] = 'jenkins-ghost';
+      c.keys[3]!['iamUser'] = 'jenkins-other';
+      c.keys[3]!['assumeRoleArn'] = role.arn;
+    });
+    const r = await check(file);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout) as Result;
+    expect(result.iam.map((c) => [c.iamUser, c.accountId, c.status, c.path])).toEqual([
+      ['jenkins-prod', null, 'ok', '/jenkins/'],
+      ['legacy-deployer', null, 'off-path', '/'],
+      ['jenkins-ghost', null, 'no-such-user', null],
+      ['jenkins-other', OTHER, 'off-path', '/ci/'],
+    ]);
+    expect(result.issues).toEqual([
+      {
+        path: 'keys[1].iamUser',
+        message: expect.stringMatching(
+          /^IAM user legacy-deployer is on path \/, outside the stack's userPath "\/jenkins\/": the stack's roles .*--new-path \/jenkins\//,
+        ) as unknown,
+      },
+      {
+        path: 'keys[2].iamUser',
+        message: expect.stringMatching(/^IAM user jenkins-ghost does not exist/) as unknown,
+      },
+      {
+        path: 'keys[3].iamUser',
+        message: expect.stringMatching(
+          new RegExp(`^IAM user jenkins-other is on path /ci/, .*the role in account ${OTHER}`),
+        ) as unknown,
+      },
+    ]);
+    expect(r.stderr).toMatch(
+      /key-rotator: error: .*iam-misfits\.json is not a valid configuration for these parameters \(3 issues\)\n$/,
+    );
+    const text = await cli([
+      'validate-config',
+      file,
+      '--param',
+      'userPath=/jenkins/',
+      '--check-iam',
+      '--endpoint',
+      cloud.aws.url,
+    ]);
+    expect(text.stdout).toMatch(
+      /^IAM users \(--check-iam\):\n {2}jenkins-prod: path \/jenkins\/, on the stack's userPath\n {2}legacy-deployer: ERROR: IAM user legacy-deployer is on path \//m,
+    );
+  });
+
+  it('reports a user it may not read as not checked, never as clean (exit 1)', async () => {
+    const user = cloud.aws.state.createUser(acct(), 'ci-validator', {
+      permissions: [{ effect: 'Allow', actions: ['sts:GetCallerIdentity'] }],
+    });
+    const key = cloud.aws.state.createAccessKey(user, { established: true });
+    const r = await check(configPath, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: key.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+    });
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout) as Result;
+    expect(result.valid).toBe(true);
+    expect(result.issues).toEqual([]);
+    for (const c of result.iam) {
+      expect(c.status).toBe('not-checked');
+      expect(c.detail).toMatch(/^not checked: AWS denied access \(AccessDenied/);
+    }
+    expect(r.stderr).toMatch(/key-rotator: error: the IAM check is incomplete: 4 users could not be read/);
+  });
+});
+
 describe('errors', () => {
   it('usage errors exit 2 with one error line', async () => {
     for (const args of [

@@ -114,14 +114,18 @@ let template: CfnTemplate;
 let all: Resolver;
 let exact: Resolver;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'key-rotator-package-'));
-  await execFileP('npx', ['serverless', 'package', '--stage', 'ci', '--package', dir], {
+/** `serverless package --stage ci …`, offline, as CI runs it. */
+const slsPackage = (...args: string[]) =>
+  execFileP('npx', ['serverless', 'package', '--stage', 'ci', ...args], {
     cwd: ROOT,
     env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
     timeout: 170_000,
     maxBuffer: 16 * 1024 * 1024,
   });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'key-rotator-package-'));
+  await slsPackage('--package', dir);
   template = JSON.parse(
     await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as CfnTemplate;
@@ -338,6 +342,25 @@ describe('serverless package --stage ci', () => {
         fn,
       ).toEqual([]);
     }
+  });
+});
+
+describe('without its configuration', () => {
+  it('refuses to package, naming the missing file and the commands that create and check it', async () => {
+    const out = join(dir, 'not-packaged');
+    const failure = (await slsPackage('--param', 'configFile=config/missing.json', '--package', out).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; stdout?: string; stderr?: string } | undefined;
+    expect(failure?.code).toBe(1);
+    const said = `${failure?.stdout ?? ''}${failure?.stderr ?? ''}`;
+    expect(said).toContain(
+      'The configuration file config/missing.json (parameter configFile of stage ci) does not exist.',
+    );
+    expect(said).toContain('  cp config/example.json config/missing.json\n');
+    expect(said).toContain('  npx key-rotator validate-config config/missing.json --stage ci\n');
+    // Nothing was built.
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 

@@ -54,11 +54,31 @@ describe('parseCommandLine', () => {
     expect(run('rotate', 'AKIAABCDEFGHIJKLMNOP', '--emergency').args).toMatchObject({
       target: 'AKIAABCDEFGHIJKLMNOP',
     });
-    expect(run('validate-config').args).toEqual({ command: 'validate-config', json: false });
+    const validate = { command: 'validate-config', json: false, params: [], checkIam: false };
+    expect(run('validate-config').args).toEqual(validate);
     expect(run('validate-config', 'ci.json', '--json').args).toEqual({
-      command: 'validate-config',
+      ...validate,
       json: true,
       file: 'ci.json',
+    });
+    expect(
+      run(
+        'validate-config',
+        '--stage',
+        'prod',
+        '--param',
+        'secretPrefix=ci/keys/',
+        '--param=userPath=/a=b/',
+        '--check-iam',
+      ).args,
+    ).toEqual({
+      ...validate,
+      stage: 'prod',
+      params: ['secretPrefix=ci/keys/', 'userPath=/a=b/'],
+      checkIam: true,
+    });
+    expect(run('validate-config', '--param', 'userPath=/ci/', '--check-iam').args).toMatchObject({
+      checkIam: true,
     });
   });
 
@@ -107,5 +127,17 @@ describe('parseCommandLine', () => {
     expect(usage('audit', '--json=yes')).toBe('option --json takes no value');
     expect(usage('audit', '--endpoint', 'localhost:4566')).toMatch(/--endpoint must be an http\(s\) URL/);
     expect(usage('plan', '--rotation-lambda-arn', 'my-function')).toMatch(/Lambda function ARN/);
+    expect(usage('validate-config', '--param', 'userPath')).toBe(
+      'option --param needs name=value (got "userPath")',
+    );
+    expect(usage('validate-config', '--param', 'userPath=')).toMatch(/needs name=value/);
+    expect(usage('validate-config', '--param', 'userpath=/x/')).toMatch(
+      /^option --param: unknown parameter "userpath" \(parameters: userPath, secretPrefix, /,
+    );
+    expect(usage('validate-config', '--stage', 'prod/eu')).toMatch(/--stage must be a stage name/);
+    expect(usage('validate-config', '--check-iam')).toMatch(
+      /--check-iam compares .* give --stage NAME or --param userPath=\/path\//,
+    );
+    expect(usage('audit', '--stage', 'prod')).toMatch(/--stage is not an option of audit/);
   });
 });

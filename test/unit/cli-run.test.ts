@@ -8,6 +8,7 @@ import type { CliIo } from '../../src/cli/io';
 import { runCli } from '../../src/cli/run';
 import { ConfigError } from '../../src/config';
 
+const EXAMPLE = join(import.meta.dirname, '../../config/example.json');
 let dir: string;
 
 const VALID = {
@@ -19,7 +20,7 @@ const VALID = {
       secretId: 'jenkins/prod/aws-key',
       jenkins: [
         {
-          url: 'https://jenkins.example.com',
+          url: 'https://jenkins.acme.io',
           user: 'key-rotator',
           tokenSecretId: 'key-rotator/jenkins-api-token',
           store: 'system',
@@ -55,6 +56,28 @@ beforeAll(async () => {
   (k['jenkins'] as Record<string, unknown>[])[0]!['url'] = 'ftp://jenkins';
   await writeFile(join(dir, 'invalid.json'), JSON.stringify(bad));
   await writeFile(join(dir, 'broken.json'), '{ "version": 1,');
+  // A stack definition as serverless.yml has it: CloudFormation tags, variables, per-stage parameters.
+  await writeFile(
+    join(dir, 'serverless.yml'),
+    [
+      'service: test',
+      'params:',
+      '  default:',
+      '    userPath: /jenkins/',
+      '    secretPrefix: jenkins/',
+      '    tokenSecretPrefix: key-rotator/',
+      '    configFile: valid.json',
+      "    notifyTopicArn: ${file(./${param:configFile}):notifications.snsTopicArn, ''}",
+      '  prod:',
+      '    secretPrefix: prod/',
+      '  broken:',
+      '    configFile: broken.json',
+      'custom:',
+      "  topic: !If [CreateTopic, !Ref Topic, '${param:notifyTopicArn}']",
+      '  arn: !GetAtt Fn.Arn',
+      '',
+    ].join('\n'),
+  );
 });
 
 afterAll(async () => {
@@ -146,6 +169,88 @@ describe('runCli exit codes and output', () => {
     const doc = JSON.parse(bad.stdout()) as { valid: boolean; issues: { path: string }[] };
     expect(doc.valid).toBe(false);
     expect(doc.issues.map((i) => i.path).sort()).toEqual(['keys[0].iamUser', 'keys[0].jenkins[0].url']);
+  });
+
+  it('validate-config warns about values left from config/example.json: exit 0, listed with their path', async () => {
+    const io = fakeIo();
+    expect(await runCli(['validate-config', EXAMPLE], io)).toBe(EXIT.ok);
+    expect(io.stdout()).toMatch(/^OK: /);
+    expect(io.stdout()).toMatch(
+      /\nWarnings \(6\):\n {2}notifications\.snsTopicArn: arn:aws:sns:us-east-1:111122223333:/,
+    );
+    expect(io.stdout()).toMatch(
+      /^ {2}keys\[1\]\.assumeRoleArn: the role's account 444455556666 is config\/example\.json's/m,
+    );
+    expect(io.stdout()).toMatch(
+      /^ {2}keys\[1\]\.jenkins\[1\]\.url: https:\/\/legacy-ci\.example\.com\/jenkins is a placeholder/m,
+    );
+    expect(io.stderr()).toBe(
+      `key-rotator: warning: ${EXAMPLE}: 6 placeholders left (listed under warnings)\n`,
+    );
+    const doc = fakeIo();
+    expect(await runCli(['validate-config', EXAMPLE, '--json'], doc)).toBe(EXIT.ok);
+    const result = JSON.parse(doc.stdout()) as { valid: boolean; warnings: { path: string }[]; stack: null };
+    expect(result).toMatchObject({ valid: true, stack: null, iam: null });
+    expect(result.warnings.map((w) => w.path)).toContain('keys[1].verify.ecr.registryId');
+  });
+
+  it("validate-config --stage: the stage's configFile and parameters from ./serverless.yml", async () => {
+    const dev = fakeIo();
+    expect(await runCli(['validate-config', '--stage', 'dev'], dev)).toBe(EXIT.ok);
+    expect(dev.stdout()).toMatch(/^OK: .*valid\.json: 1 managed key/);
+    expect(dev.stdout()).toContain(
+      "Checked against stage dev: userPath=/jenkins/, secretPrefix=jenkins/, tokenSecretPrefix=key-rotator/ (users' paths: --check-iam)\n  not checked: notifyTopicArn (serverless variables",
+    );
+    expect(dev.stderr()).toBe('');
+
+    const prod = fakeIo();
+    expect(await runCli(['validate-config', '--stage', 'prod'], prod)).toBe(EXIT.failed);
+    expect(prod.stdout()).toMatch(
+      /^INVALID: .*valid\.json \(1 issue\)\n {2}keys\[0\]\.secretId: secret "jenkins\/prod\/aws-key" is not under the stack's secretPrefix "prod\/"/,
+    );
+    expect(prod.stderr()).toMatch(
+      /^key-rotator: error: .*valid\.json is not a valid configuration for stage prod \(1 issue\)\n$/,
+    );
+    // --param wins over the stage, as with serverless deploy.
+    expect(
+      await runCli(['validate-config', '--stage', 'prod', '--param', 'secretPrefix=jenkins/prod/'], fakeIo()),
+    ).toBe(EXIT.ok);
+    // A file named on the command line wins over the stage's configFile.
+    const broken = fakeIo();
+    expect(await runCli(['validate-config', '--stage', 'broken'], broken)).toBe(EXIT.failed);
+    expect(broken.stdout()).toMatch(
+      /broken\.json \(1 issue\)\n {2}\(file\): invalid JSON at line 1, column 16: /,
+    );
+    expect(await runCli(['validate-config', 'valid.json', '--stage', 'broken'], fakeIo())).toBe(EXIT.ok);
+  });
+
+  it('validate-config --param alone, and --stage without a serverless.yml', async () => {
+    const io = fakeIo();
+    expect(
+      await runCli(['validate-config', 'valid.json', '--param', 'tokenSecretPrefix=ci/', '--json'], io),
+    ).toBe(EXIT.failed);
+    expect(JSON.parse(io.stdout())).toMatchObject({
+      valid: false,
+      stack: { stage: null, params: { tokenSecretPrefix: 'ci/' }, unresolved: [] },
+      issues: [
+        {
+          path: 'keys[0].jenkins[0].tokenSecretId',
+          message: expect.stringMatching(/tokenSecretPrefix "ci\/"/) as unknown,
+        },
+      ],
+    });
+    const elsewhere = await mkdtemp(join(tmpdir(), 'key-rotator-cli-nosls-'));
+    try {
+      const none = { ...fakeIo(), cwd: elsewhere };
+      expect(await runCli(['validate-config', join(dir, 'valid.json'), '--stage', 'prod'], none)).toBe(
+        EXIT.failed,
+      );
+      expect(none.stderr()).toMatch(
+        /^key-rotator: error: --stage reads the stage's parameters from serverless\.yml, and there is none in /,
+      );
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('an invalid configuration stops a command before any AWS call: one line, details with --verbose', async () => {

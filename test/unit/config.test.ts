@@ -11,6 +11,7 @@ import {
   parseConfig,
   type ConfigIssue,
 } from '../../src/config';
+import { jsonErrorOffset } from '../../src/config/json';
 
 const EXAMPLE = join(import.meta.dirname, '../../config/example.json');
 /** Obviously fake values with the shape of real secrets. */
@@ -459,6 +460,37 @@ describe('parseConfig: errors name the field', () => {
     ]);
   });
 
+  it('reports the checks across keys even when another field is wrong, so every problem shows at once', () => {
+    const issues = issuesOf(
+      config({
+        defaults: { maxAgeDays: 10, deleteAfterDays: 10 },
+        keys: [
+          key(),
+          key({ jenkins: [target({ credentialId: 'aws-dev-2' })] }),
+          other({ iamUser: 'not a user!' }),
+        ],
+      }),
+    );
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      expect.stringMatching(/^keys\[2\]\.iamUser: must be an IAM user name/),
+      'defaults.deleteAfterDays: deleteAfterDays (10) must be less than maxAgeDays (10)',
+      'keys[1].name: duplicate key name "dev" (also keys[0])',
+      'keys[1].secretId: same secret as keys[0]: each key needs its own secret',
+      'keys[1].iamUser: IAM user "jenkins-dev" is already managed by keys[0]',
+    ]);
+  });
+
+  it('with invalid defaults, still reports duplicates but no policy comparison it cannot make', () => {
+    const issues = issuesOf(config({ defaults: { maxAgeDays: 0 }, keys: [key(), key()] }));
+    expect(issues.map((i) => i.path)).toEqual([
+      'defaults.maxAgeDays',
+      'keys[1].name',
+      'keys[1].secretId',
+      'keys[1].iamUser',
+      'keys[1].jenkins[0].credentialId',
+    ]);
+  });
+
   it('reports a non-object document at the root', () => {
     const issues = issuesOf('nope');
     expect(issues.map((i) => i.path)).toEqual(['']);
@@ -576,12 +608,60 @@ describe('loadConfigFile', () => {
     expect((error as ConfigError).issues).toEqual([{ path: '', message: 'file not found' }]);
   });
 
-  it('names a file holding invalid JSON', async () => {
+  it('names a file holding invalid JSON, with the line and column of the error', async () => {
     const file = join(dir, 'broken.json');
-    await writeFile(file, '{ "version": 1, }');
+    await writeFile(file, '{\n  "version": 1,\n  "keys": [ }\n');
     const error = await loadConfigFile(file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toMatch(/broken\.json:\n {2}invalid JSON: /);
+    expect((error as ConfigError).message).toMatch(/broken\.json:\n {2}invalid JSON at line 3, column 13: /);
+    const [issue] = (error as ConfigError).issues;
+    expect(issue).toMatchObject({ path: '', line: 3, column: 13 });
+    expect(issue?.message).toMatch(/^invalid JSON at line 3, column 13: Unexpected token '\}'$/);
+    expect((error as ConfigError).issues[0]?.message).not.toMatch(/position/);
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['a truncated file', '{\n  "version": 1,\n', /^invalid JSON at line 3, column 1: /],
+    ['a trailing comma', '{ "version": 1, }', /^invalid JSON at line 1, column 17: /],
+    ['an empty file', '', /^invalid JSON: the file is empty$/],
+  ])('locates the JSON error in %s', async (_, text, message) => {
+    const file = join(dir, 'located.json');
+    await writeFile(file, text);
+    const error = (await loadConfigFile(file).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues.map((i) => i.message)).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('finds the offset of a JSON error exactly where JSON.parse fails, and nothing in valid JSON', async () => {
+    const valid = [
+      await readFile(EXAMPLE, 'utf8'),
+      '[]',
+      ' {"a":[1,-2.5e3,true,null,"\\u00e9\\n"]} ',
+      '"x"',
+      '0',
+    ];
+    for (const text of valid) expect(jsonErrorOffset(text), text).toBeUndefined();
+    const broken: [string, number][] = [
+      ['{"a":1,}', 7],
+      ['{"a" 1}', 5],
+      ['[1 2]', 3],
+      ['{"a":01}', 6],
+      ['{"a":"\\x"}', 7],
+      ['{"a":"tab\there"}', 9],
+      ['{"a":1}}', 7],
+      ['{a:1}', 1],
+      ['[1,', 3],
+      ["{'a':1}", 1],
+    ];
+    for (const [text, offset] of broken) {
+      expect(() => JSON.parse(text) as unknown, text).toThrow(SyntaxError);
+      expect(jsonErrorOffset(text), text).toBe(offset);
+    }
+  });
+
+  it('reads a file that starts with a byte order mark', async () => {
+    const file = join(dir, 'bom.json');
+    await writeFile(file, `\uFEFF${JSON.stringify(config())}`);
+    expect((await loadConfigFile(file)).keys).toHaveLength(1);
   });
 
   it('names the file and the field for a schema error', async () => {
