@@ -32,6 +32,7 @@ export function compose(
   aws: AwsSetup,
   log: Log,
   clock: Clock = systemClock,
+  tuning: { clockSkewMs?: number } = {},
 ): Composition {
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
@@ -81,6 +82,7 @@ export function compose(
     probe: new AwsKeyProbe(aws),
     clock,
     log,
+    ...tuning,
   });
   const arnCache = new Map<string, ManagedKey>();
   return {

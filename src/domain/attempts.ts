@@ -87,9 +87,9 @@ export function parseAttempts(tags: Record<string, string>): Attempt[] {
 }
 
 /** Alive until its lease (plus skew) has passed: until then it may still create a key or store one. */
-export const isLive = (a: Attempt, now: Date): boolean =>
-  now.getTime() <= a.leaseUntil.getTime() + CLOCK_SKEW_MS;
+export const isLive = (a: Attempt, now: Date, skewMs = CLOCK_SKEW_MS): boolean =>
+  now.getTime() <= a.leaseUntil.getTime() + skewMs;
 
 /** Could `a` have created a key created at `createDate`? (It was started before, allowing for skew.) */
-export const couldOwn = (a: Attempt, createDate: Date): boolean =>
-  createDate.getTime() >= a.startedAt.getTime() - CLOCK_SKEW_MS;
+export const couldOwn = (a: Attempt, createDate: Date, skewMs = CLOCK_SKEW_MS): boolean =>
+  createDate.getTime() >= a.startedAt.getTime() - skewMs;

@@ -19,6 +19,8 @@ export interface CreateObservation {
   keys: AccessKeyMeta[];
   /** Every attempt recorded on the user (see attempts.ts), this one's excluded. */
   attempts: Attempt[];
+  /** How far the clocks involved may disagree (default attempts.ts CLOCK_SKEW_MS). */
+  clockSkewMs?: number;
   /** When this tool deactivated a key (its `key-rotator:deactivated:<id>` tag), by access key id. */
   deactivatedAt?: Record<string, Date>;
   /** The grace period between deactivation and deletion: a key inside it is what a rollback would need. */
@@ -72,8 +74,9 @@ export function planCreate(o: CreateObservation): CreatePlan {
       { currentKeyId: o.currentKeyId, userName: o.userName },
     );
 
-  const live = o.attempts.filter((a) => isLive(a, o.now));
-  const dead = o.attempts.filter((a) => !isLive(a, o.now));
+  const skew = o.clockSkewMs;
+  const live = o.attempts.filter((a) => isLive(a, o.now, skew));
+  const dead = o.attempts.filter((a) => !isLive(a, o.now, skew));
   const waitFor = new Set<string>();
 
   const deletions: KeyDeletion[] = [];
@@ -89,9 +92,9 @@ export function planCreate(o: CreateObservation): CreatePlan {
   for (const k of o.keys) {
     if (known.has(k.accessKeyId) || k.accessKeyId === o.previousKeyId) continue;
     // A key nobody records: the one a live attempt is about to store, or the orphan of an attempt that died.
-    const owners = live.filter((a) => couldOwn(a, k.createDate));
+    const owners = live.filter((a) => couldOwn(a, k.createDate, skew));
     if (owners.length) for (const a of owners) waitFor.add(a.id);
-    else if (dead.some((a) => couldOwn(a, k.createDate)))
+    else if (dead.some((a) => couldOwn(a, k.createDate, skew)))
       deletions.push({ accessKeyId: k.accessKeyId, reason: 'orphan' });
   }
   if (waitFor.size)

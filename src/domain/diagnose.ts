@@ -17,6 +17,8 @@ export interface RotationObservation {
   /** When this tool deactivated each key (its deactivation tag). */
   deactivatedAt: Readonly<Record<string, Date>>;
   attempts: readonly Attempt[];
+  /** How far the clocks involved may disagree (default attempts.ts CLOCK_SKEW_MS). */
+  clockSkewMs?: number;
 }
 
 export type ProblemKind =
@@ -63,7 +65,8 @@ export function diagnoseRotation(o: RotationObservation, opts: DiagnoseOptions):
   const out: RotationProblem[] = [];
   const cmd = (flag = '') => `key-rotator rotate ${o.userName}${flag}`;
   const ids = new Set(o.keys.map((k) => k.accessKeyId));
-  const live = o.attempts.filter((a) => isLive(a, o.now));
+  const skew = o.clockSkewMs;
+  const live = o.attempts.filter((a) => isLive(a, o.now, skew));
   const p = o.pending;
   if (p) {
     const ageHours = p.createdDate ? hours(p.createdDate, o.now) : undefined;
@@ -133,8 +136,8 @@ export function diagnoseRotation(o: RotationObservation, opts: DiagnoseOptions):
   const known = new Set([o.currentKeyId, prev, p?.accessKeyId].filter((x): x is string => x !== undefined));
   for (const k of o.keys) {
     if (known.has(k.accessKeyId) || k.status !== 'Active') continue;
-    if (live.some((a) => couldOwn(a, k.createDate))) continue; // being created right now
-    const orphanOf = o.attempts.find((a) => !isLive(a, o.now) && couldOwn(a, k.createDate));
+    if (live.some((a) => couldOwn(a, k.createDate, skew))) continue; // being created right now
+    const orphanOf = o.attempts.find((a) => !isLive(a, o.now, skew) && couldOwn(a, k.createDate, skew));
     out.push(
       orphanOf
         ? {

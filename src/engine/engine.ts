@@ -46,6 +46,11 @@ export interface EngineDeps {
   probe: KeyProbe;
   clock: Clock;
   log: Log;
+  /**
+   * How far the clocks of the invocations, IAM and the operator may disagree, when judging whether an attempt is
+   * still alive and whether it could have made a key (default 60 s). Tests on one clock set it lower.
+   */
+  clockSkewMs?: number;
 }
 
 export interface StepContext {
@@ -307,7 +312,7 @@ export class RotationEngine {
     const now = clock.now();
     if (ctx.direct && !stages && stalePending.length && !ctx.takeOver) {
       const running = stalePending.filter((s) =>
-        attempts.some((a) => a.token === tokenForTag(s.versionId) && isLive(a, now)),
+        attempts.some((a) => a.token === tokenForTag(s.versionId) && isLive(a, now, this.deps.clockSkewMs)),
       );
       const ids = stalePending.map((s) => s.versionId).join(', ');
       throw new RotationInProgressError(
@@ -327,6 +332,7 @@ export class RotationEngine {
       ...(previousKeyId ? { previousKeyId } : {}),
       keys,
       attempts,
+      ...(this.deps.clockSkewMs !== undefined ? { clockSkewMs: this.deps.clockSkewMs } : {}),
       deactivatedAt: deactivationDates(tags),
       ...(key.policy.deleteAfterDays !== undefined ? { deleteAfterDays: key.policy.deleteAfterDays } : {}),
       ...(ctx.revokeCurrentOnCreate ? { currentRevoked: true } : {}),
@@ -837,7 +843,7 @@ export class RotationEngine {
     const iam = await this.deps.keyStore(key);
     const tags = await iam.tags(key.iamUser);
     const mine = parseAttempts(tags).filter((a) => a.token === tokenForTag(token));
-    const running = mine.filter((a) => isLive(a, clock.now()) && a.mode === 'direct');
+    const running = mine.filter((a) => isLive(a, clock.now(), this.deps.clockSkewMs) && a.mode === 'direct');
     if (running.length && !opts.force)
       throw new ConcurrentRotationError(
         `the rotation of version ${token} is running right now in another invocation (attempt ${running.map((a) => a.id).join(', ')}, lease until ${running.map((a) => a.leaseUntil.toISOString()).join(', ')}); nothing was changed. If that invocation is gone, abandon with force`,
@@ -911,6 +917,7 @@ export class RotationEngine {
       keys,
       deactivatedAt: deactivationDates(tags),
       attempts: parseAttempts(tags),
+      ...(this.deps.clockSkewMs !== undefined ? { clockSkewMs: this.deps.clockSkewMs } : {}),
     };
   }
 
