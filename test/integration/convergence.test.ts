@@ -330,4 +330,60 @@ describe('a stuck rotation has a way out without Secrets Manager surgery', () =>
   });
 });
 
+describe('every bad event gets a typed error naming the field, and changes nothing', () => {
+  /** Everything a step could change, and every canary build started. */
+  const snapshot = async () =>
+    JSON.stringify({
+      keys: keysOfUser().map((k) => [k.accessKeyId, k.status]),
+      tags: tagsOfUser(),
+      stages: await stages(),
+      jenkins: await jenkinsCredential(cloud, 'system', 'aws-prod'),
+      builds: cloud.jenkins.state.requests.filter((r) => r.path.endsWith('/buildWithParameters')).length,
+    });
+
+  it("a ClientRequestToken that is not a version of the secret, another secret's, or junk", async () => {
+    const SecretId = await arn();
+    const other = await sm.send(new DescribeSecretCommand({ SecretId: 'key-rotator/jenkins-api-token' }));
+    const foreign = Object.keys(other.VersionIdsToStages ?? {})[0] ?? '';
+    const current = Object.entries(await stages()).find(([, s]) => s.includes('AWSCURRENT'))?.[0] ?? '';
+    const previous = Object.entries(await stages()).find(([, s]) => s.includes('AWSPREVIOUS'))?.[0];
+    const before = await snapshot();
+    for (const token of ['00000000-0000-4000-8000-000000000000', foreign, ...(previous ? [previous] : [])])
+      for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+        const err = await wired.invoke({ Step, SecretId, ClientRequestToken: token }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, `${Step} ${token}`).toMatchObject({
+          name: 'InputError',
+          code: 'InvalidInput',
+          details: { fields: ['ClientRequestToken'] },
+        });
+      }
+    expect(await snapshot()).toBe(before);
+    // The current version is a rotation that finished: every step completes nothing more and succeeds.
+    const r = await wired.invoke({ Step: 'testSecret', SecretId, ClientRequestToken: current });
+    expect(r.changed).toBe(false);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("a SecretId that does not exist, or that is not a managed key's", async () => {
+    const before = await snapshot();
+    for (const SecretId of [
+      'arn:aws:secretsmanager:us-east-1:111122223333:secret:nope-AbCdEf',
+      'key-rotator/jenkins-api-token',
+    ]) {
+      const err = await wired
+        .invoke({ Step: 'testSecret', SecretId, ClientRequestToken: '00000000-0000-4000-8000-000000000000' })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err, SecretId).toMatchObject({ name: 'InputError', details: { fields: ['SecretId'] } });
+      expect((err as Error).message).toMatch(/^SecretId: /);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+});
+
 const comp = () => wired.composition;
