@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { ManagedKey, RotatorConfig } from '../config';
-import { isSecretName, looksLikeSecret } from '../config/secrets';
+import { isSecretName } from '../config/secrets';
 import { InputError, messageOf, UnsafeStateError } from '../domain/errors';
 import { parseKeySecret } from '../domain/keys';
+import { describeSecretFinding, findSecretInText } from '../domain/secret-text';
 import type { RotationEngine } from './engine';
 import { systemClock, type KeyStore, type Log, type SecretStore } from './ports';
 import { rotateNow, type RotateNowOptions, type RotateNowReport } from './rotate-now';
@@ -121,10 +122,15 @@ const inputSchema = z.strictObject({
     .trim()
     .min(1, 'must not be empty: say why (it goes into the report)')
     .max(1000)
-    .refine(
-      (v) => !v.split(/\s+/).some(looksLikeSecret),
-      'looks like it contains a secret: never paste one here',
-    ),
+    .superRefine((v, ctx) => {
+      const found = findSecretInText(v);
+      if (found)
+        ctx.addIssue({
+          code: 'custom',
+          input: v,
+          message: `holds ${describeSecretFinding(found)}: never paste a secret here (the access key id is enough)`,
+        });
+    }),
   deleteOld: z.boolean().default(false),
   accountId: z
     .string()

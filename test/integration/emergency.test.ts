@@ -19,7 +19,7 @@ import {
 import { rotateNow } from '../../src/engine/rotate-now';
 import { createLogger } from '../../src/observability/logger';
 import { authenticates as authenticatesAt, type Creds } from '../support/aws';
-import { captureOutput, rememberSecrets, type Capture } from '../support/capture';
+import { captureOutput, leakedSecrets, rememberSecrets, type Capture } from '../support/capture';
 import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/jenkins';
 import { lambdaContext, wireRotator } from '../support/rotator';
 
@@ -301,6 +301,38 @@ describe('emergency rotation on the local cloud', () => {
     expect(keyOf(bobKey)?.status).toBe('Active');
   });
 
+  it('a reason holding the secret, in any form, is refused; nothing changes and the secret reaches no output', async () => {
+    const prod = await current(PROD.secret);
+    const secret = prod.secretAccessKey;
+    const reasons: [string, RegExp][] = [
+      [`aws_secret_access_key=${secret}`, /reason: holds an AWS secret access key at character 23/],
+      [`the jenkins password: ${secret}`, /reason: holds an AWS secret access key at character 23/],
+      [
+        `leaked in ${encodeURIComponent(`https://example.com/?aws_secret_access_key=${secret}`)}`,
+        /reason: holds an AWS secret access key \(URL-encoded or escaped\)/,
+      ],
+      [
+        `found {"secretAccessKey": "${secret.replace(/\//g, '\\/')}"}`,
+        /reason: holds an AWS secret access key/,
+      ],
+    ];
+    const before = await snapshot();
+    const from = capture.text().length;
+    for (const [reason, message] of reasons) {
+      const err = await failure(invoke({ userName: PROD.user, reason }));
+      expect(err).toBeInstanceOf(InputError);
+      expect(err.message).toMatch(message);
+      expect(err.message).toMatch(/nothing was changed.*never paste a secret here/);
+      expect(leakedSecrets(err.message, [secret])).toBe(0);
+    }
+    expect(await snapshot()).toBe(before);
+    expect(keyOf(prod.accessKeyId)?.status).toBe('Active');
+    expect(await current(PROD.secret)).toEqual(prod);
+    const out = capture.text().slice(from);
+    expect(out.match(/emergency rotation refused or failed before acting/g)).toHaveLength(reasons.length);
+    expect(leakedSecrets(out, [secret])).toBe(0);
+  });
+
   it('an AWS Health credentials-exposed event rotates a managed key', async () => {
     const leaked = await current(DEV.secret);
     const report = (await invoke(healthEvent([leaked.accessKeyId]))) as HealthReport;
@@ -402,7 +434,7 @@ describe('logs', () => {
     const out = capture.text();
     expect(out).toContain('EMERGENCY ROTATION CONTAINED');
     expect(out).toContain('emergency rotation rotated');
-    for (const s of secretsSeen) expect(out.includes(s)).toBe(false);
+    expect(leakedSecrets(out, secretsSeen)).toBe(0);
   });
 });
 

@@ -11,6 +11,7 @@ import {
 import { ACCOUNT, rawConfig, World } from './emergency-fakes';
 
 const PASTED_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const PASTED_PASSWORD = 'Fake-pw-42';
 
 /** Runs a bad request and returns its InputError; the world must see no write (and, for `silent`, no call). */
 async function rejected(world: World, input: unknown, silent: boolean): Promise<InputError> {
@@ -114,10 +115,37 @@ describe('emergency input: each bad input is an InputError naming the field, and
       message: /never send a secret/,
     },
     {
+      name: 'aws_secret_access_key=<secret> as the reason',
+      input: { userName: 'jenkins-prod', reason: `aws_secret_access_key=${PASTED_SECRET}` },
+      fields: ['reason'],
+      message: /reason: holds an AWS secret access key at character 23: never paste a secret here/,
+    },
+    {
+      name: 'a URL-encoded secret in the reason',
+      input: {
+        userName: 'jenkins-prod',
+        reason: `leaked in ${encodeURIComponent(`?aws_secret_access_key=${PASTED_SECRET}`)}`,
+      },
+      fields: ['reason'],
+      message: /reason: holds an AWS secret access key \(URL-encoded or escaped\)/,
+    },
+    {
+      name: 'a secret in JSON in the reason',
+      input: { userName: 'jenkins-prod', reason: `leaked: {"secretAccessKey": "${PASTED_SECRET}"}` },
+      fields: ['reason'],
+      message: /reason: holds an AWS secret access key at character 30/,
+    },
+    {
+      name: 'password: … in the reason',
+      input: { userName: 'jenkins-prod', reason: `jenkins password: ${PASTED_PASSWORD} was in the log` },
+      fields: ['reason'],
+      message: /reason: holds the value of password at character 19: never paste a secret here/,
+    },
+    {
       name: 'a secret pasted into the reason',
       input: { userName: 'jenkins-prod', reason: `leaked ${PASTED_SECRET} on a forum` },
       fields: ['reason'],
-      message: /contains a secret/,
+      message: /reason: holds an AWS secret access key at character 8: never paste a secret here/,
     },
   ];
 
@@ -130,6 +158,8 @@ describe('emergency input: each bad input is an InputError naming the field, and
       expect(err.message).toMatch(c.message);
       expect(err.message).toMatch(/nothing was changed/);
       expect(err.message).not.toContain(PASTED_SECRET);
+      expect(err.message).not.toContain(encodeURIComponent(PASTED_SECRET));
+      expect(err.message).not.toContain(PASTED_PASSWORD);
     });
 
   it('rejects a user that is not managed, naming the managed ones, without any call', async () => {
@@ -184,6 +214,13 @@ describe('emergency input: each bad input is an InputError naming the field, and
     const err = await rejected(world, { userName: 'jenkins', reason: 'x' }, true);
     expect(fieldsOf(err)).toEqual(['accountId']);
     expect(err.message).toMatch(/managed in several accounts/);
+  });
+
+  it('accepts a reason full of ids: key ids, request tokens, commits, ARNs', () => {
+    const reason =
+      'AKIAIOSFODNN7EXAMPLE in build 3f2c8a8e-7d5b-4b8e-9a77-2f1e0c6a9b10 of commit a94a8fe5ccb19ba61c4c0873d391e987982fbbd3, ' +
+      'secret arn:aws:secretsmanager:us-east-1:111122223333:secret:jenkins/prod/aws-key-AbC123; the old token: revoked';
+    expect(parseEmergencyInput({ userName: 'jenkins-prod', reason }).reason).toBe(reason);
   });
 
   it('accepts a good request and fills the defaults', () => {
