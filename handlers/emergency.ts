@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Composition } from '../src/compose';
 import { RotationError } from '../src/domain/errors';
+import { redactSecretsInText } from '../src/domain/secret-text';
 import {
   emergencyFromHealthEvent,
   emergencyRotate,
@@ -19,14 +20,42 @@ export interface EmergencyDeps {
 }
 
 /**
+ * The largest error message, in bytes. The Lambda runtime logs the message as one CloudWatch event, which keeps
+ * 256 KB, and hands it to the caller (`errorMessage`); a Health event naming thousands of keys must not blow it.
+ */
+export const MAX_ERROR_MESSAGE_BYTES = 32 * 1024;
+/** Of which the summary may take (characters; a few bytes each at worst). */
+const MAX_SUMMARY_CHARS = 6000;
+
+/**
+ * The summary, then the whole report as JSON when it fits in {@link MAX_ERROR_MESSAGE_BYTES}; otherwise the
+ * summary, the counts, and where the full report is. Secrets are redacted as a last line of defence (the
+ * report holds none: the reason is refused when it holds one).
+ */
+export function emergencyErrorMessage(report: EmergencyReport | HealthReport): string {
+  const summary =
+    report.summary.length <= MAX_SUMMARY_CHARS
+      ? report.summary
+      : `${report.summary.slice(0, MAX_SUMMARY_CHARS)} … (cut)`;
+  const json = JSON.stringify(report);
+  // Measured once redacted: "[redacted]" can be longer than what it replaces.
+  const full = redactSecretsInText(`${summary}\nReport: ${json}`);
+  if (Buffer.byteLength(full) <= MAX_ERROR_MESSAGE_BYTES) return full;
+  const counts = 'counts' in report ? `\nCounts: ${JSON.stringify(report.counts)}` : '';
+  return redactSecretsInText(
+    `${summary}${counts}\nThe full report (${Buffer.byteLength(json)} bytes as JSON) is too large for this message: ` +
+      `it is in the function's log (one line per key acted on, the others counted or listed by id)`,
+  );
+}
+
+/**
  * An emergency that did not end with the leaked key revoked and everything else in order. Its message is the
- * report's summary followed by the whole report as JSON, so that whoever reads only the error sees it all.
+ * report's summary followed by the whole report as JSON, so that whoever reads only the error sees it all; a
+ * report too large for that is summarized ({@link emergencyErrorMessage}). `report` holds the whole report.
  */
 export class EmergencyFailedError extends RotationError {
   constructor(readonly report: EmergencyReport | HealthReport) {
-    super(`${report.summary}\nReport: ${JSON.stringify(report)}`, 'EmergencyFailed', {
-      outcome: report.outcome,
-    });
+    super(emergencyErrorMessage(report), 'EmergencyFailed', { outcome: report.outcome });
     this.name = 'EmergencyFailedError';
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SECRETS_BELONG, SECRETS_HINT, isSecretName, looksLikeSecret } from './secrets';
+import { SECRETS_BELONG, SECRETS_HINT, isSecretName, secretInConfigText } from './secrets';
 
 export interface Policy {
   /** Rotate once the current key is this old. */
@@ -93,8 +93,16 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
 const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$/;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** A string checked for pasted secrets first, so a secret is reported as such rather than as a format error. */
-const text = () => z.string().refine((v) => !looksLikeSecret(v), { message: SECRETS_HINT, abort: true });
+/**
+ * A free-text string, checked first for a secret pasted anywhere in it (as written, URL-encoded or escaped,
+ * or as `password=…`), so a secret is reported as such rather than as a format error. The message names the
+ * kind of secret and where it starts, never the value.
+ */
+const text = () =>
+  z.string().superRefine((v, ctx) => {
+    const why = secretInConfigText(v);
+    if (why) ctx.addIssue({ code: 'custom', message: why, input: v, continue: false });
+  });
 
 const slug = z
   .string()
@@ -120,7 +128,9 @@ const itemPath = text().refine(
 const jenkinsUrl = z.string().superRefine((v, ctx) => {
   const url = URL.canParse(v) ? new URL(v) : undefined;
   const fail = (message: string) => ctx.addIssue({ code: 'custom', message, input: v });
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+  const secret = secretInConfigText(v);
+  if (secret) fail(secret);
+  else if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
     fail('must be an absolute http(s) URL, e.g. https://jenkins.example.com');
   } else if (url.username || url.password) fail(`must not embed credentials: ${SECRETS_BELONG}`);
   else if (url.search || url.hash) fail('must not have a query string or fragment');

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { ManagedKey, RotatorConfig } from '../config';
-import { isSecretName, looksLikeSecret } from '../config/secrets';
+import { isSecretName } from '../config/secrets';
 import { InputError, messageOf, UnsafeStateError } from '../domain/errors';
 import { parseKeySecret } from '../domain/keys';
+import { describeSecretFinding, findSecretInText } from '../domain/secret-text';
 import type { RotationEngine } from './engine';
 import { systemClock, type KeyStore, type Log, type SecretStore } from './ports';
 import { rotateNow, type RotateNowOptions, type RotateNowReport } from './rotate-now';
@@ -121,10 +122,15 @@ const inputSchema = z.strictObject({
     .trim()
     .min(1, 'must not be empty: say why (it goes into the report)')
     .max(1000)
-    .refine(
-      (v) => !v.split(/\s+/).some(looksLikeSecret),
-      'looks like it contains a secret: never paste one here',
-    ),
+    .superRefine((v, ctx) => {
+      const found = findSecretInText(v);
+      if (found)
+        ctx.addIssue({
+          code: 'custom',
+          input: v,
+          message: `holds ${describeSecretFinding(found)}: never paste a secret here (the access key id is enough)`,
+        });
+    }),
   deleteOld: z.boolean().default(false),
   accountId: z
     .string()
@@ -137,10 +143,19 @@ interface Issue {
   message: string;
 }
 
-function inputError(issues: Issue[], what = 'emergency input'): InputError {
+/** Issues named in one error; a malformed event with thousands of entries gets the first ones and a count. */
+const MAX_ISSUES = 10;
+
+function inputError(all: Issue[], what = 'emergency input'): InputError {
+  const issues = all.slice(0, MAX_ISSUES);
+  const more = all.length > issues.length ? `; and ${all.length - issues.length} more` : '';
   return new InputError(
-    `invalid ${what} (nothing was changed): ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`,
-    { fields: [...new Set(issues.map((i) => i.field))], issues },
+    `invalid ${what} (nothing was changed): ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}${more}`,
+    {
+      fields: [...new Set(issues.map((i) => i.field))],
+      issues,
+      ...(more ? { more: all.length - issues.length } : {}),
+    },
   );
 }
 
@@ -293,12 +308,26 @@ async function resolve(
   }
 
   const accessKeyId = input.accessKeyId ?? '';
-  if (!candidates.length)
-    return {
-      kind: 'unmanaged',
-      accessKeyId,
-      message: `no managed key${inAccount}; key ${accessKeyId} was not touched`,
-    };
+  if (!candidates.length) return noManagedKey(accessKeyId, inAccount);
+  const found = await lookUpOwner(comp, candidates, accessKeyId);
+  if (found?.key) return targetFor(comp, found.key, accessKeyId);
+  if (found) return ownedByOther(accessKeyId, found.owner, found.account || input.accountId);
+  // GetAccessKeyLastUsed knew no owner (another account, a deleted key, or no permission): ask our users directly.
+  for (const key of candidates)
+    if ((await comp.keyStoreFor(key).list(key.iamUser)).some((k) => k.accessKeyId === accessKeyId))
+      return targetFor(comp, key, accessKeyId);
+  return noOwnerFound(accessKeyId, inAccount);
+}
+
+/**
+ * The owner of a key id, by GetAccessKeyLastUsed in each account of `candidates` (one call per account)
+ * until one names it; `key` is the managed key of that owner, if any.
+ */
+async function lookUpOwner(
+  comp: EmergencyComposition,
+  candidates: readonly ManagedKey[],
+  accessKeyId: string,
+): Promise<{ owner: string; account: string; key?: ManagedKey } | undefined> {
   const byAccount = new Map<string, ManagedKey[]>();
   for (const k of candidates)
     byAccount.set(k.accountId ?? '', [...(byAccount.get(k.accountId ?? '') ?? []), k]);
@@ -306,25 +335,30 @@ async function resolve(
     const owner = await comp.accessKeyOwner(keys[0]!, accessKeyId);
     if (owner === undefined) continue;
     const key = keys.find((k) => sameUser(k.iamUser, owner));
-    if (key) return targetFor(comp, key, accessKeyId);
-    return {
-      kind: 'unmanaged',
-      accessKeyId,
-      owner,
-      ...(account || input.accountId ? { accountId: account || input.accountId } : {}),
-      message: `key ${accessKeyId} belongs to IAM user ${owner}, which this rotator does not manage: it was NOT touched`,
-    };
+    return { owner, account, ...(key ? { key } : {}) };
   }
-  // GetAccessKeyLastUsed knew no owner (another account, a deleted key, or no permission): ask our users directly.
-  for (const key of candidates)
-    if ((await comp.keyStoreFor(key).list(key.iamUser)).some((k) => k.accessKeyId === accessKeyId))
-      return targetFor(comp, key, accessKeyId);
-  return {
-    kind: 'unmanaged',
-    accessKeyId,
-    message: `key ${accessKeyId} is not a key of any managed user${inAccount} (IAM names no owner for it that this rotator may see: a key of another account, of a user outside its path, or deleted): it was NOT touched`,
-  };
+  return undefined;
 }
+
+const noManagedKey = (accessKeyId: string, inAccount: string): UnmanagedTarget => ({
+  kind: 'unmanaged',
+  accessKeyId,
+  message: `no managed key${inAccount}; key ${accessKeyId} was not touched`,
+});
+
+const ownedByOther = (accessKeyId: string, owner: string, accountId?: string): UnmanagedTarget => ({
+  kind: 'unmanaged',
+  accessKeyId,
+  owner,
+  ...(accountId ? { accountId } : {}),
+  message: `key ${accessKeyId} belongs to IAM user ${owner}, which this rotator does not manage: it was NOT touched`,
+});
+
+const noOwnerFound = (accessKeyId: string, inAccount: string): UnmanagedTarget => ({
+  kind: 'unmanaged',
+  accessKeyId,
+  message: `key ${accessKeyId} is not a key of any managed user${inAccount} (IAM names no owner for it that this rotator may see: a key of another account, of a user outside its path, or deleted): it was NOT touched`,
+});
 
 const describeState = (before: KeyState, after: KeyState): string => {
   if (after === 'deleted') return before === 'Active' ? 'DEACTIVATED and DELETED' : 'DELETED';
@@ -558,20 +592,151 @@ export type HealthKeyNotHandled =
 export type HealthKeyResult =
   (ExposedKey & { outcome: EmergencyOutcome; report: EmergencyReport }) | HealthKeyNotHandled;
 
+/**
+ * What one Health event may make the function do and say, however many keys it lists. A managed key is always
+ * acted on and always listed (there are at most two per managed user); the rest are bounded.
+ */
+export const HEALTH_LIMITS = {
+  /** Exposed keys that no managed user holds whose owner is looked up (GetAccessKeyLastUsed); the rest are counted. */
+  ownerLookups: 20,
+  /** Unmanaged keys and errors listed one by one in the report and the log (errors first); the rest are counted. */
+  listed: 20,
+  /** Length of the report's summary, in characters. */
+  summaryChars: 4000,
+  /** Key ids per log line for the keys not listed one by one. */
+  idsPerLogLine: 500,
+} as const;
+
+export interface HealthCounts {
+  /** Distinct access key ids the event names. */
+  exposed: number;
+  /** Keys of managed users: each one acted on (its outcome below, or an error before acting). */
+  managed: number;
+  rotated: number;
+  revoked: number;
+  contained: number;
+  failed: number;
+  /** Keys of users this rotator does not manage (or of no user it may see): never touched. */
+  unmanaged: number;
+  /** Keys that could not be looked at, or whose emergency failed before acting. */
+  errors: number;
+  /** Exposed keys held by no managed user whose owner was not looked up (beyond `HEALTH_LIMITS.ownerLookups`). */
+  ownersNotLookedUp: number;
+  /** Unmanaged and error entries left out of `results` (beyond `HEALTH_LIMITS.listed`); the log names them. */
+  omitted: number;
+}
+
 export interface HealthReport {
   source: 'aws.health';
   eventArn?: string;
   reason: string;
+  /** Every managed key's result and at most `HEALTH_LIMITS.listed` unmanaged keys and errors, in event order. */
   results: HealthKeyResult[];
+  counts: HealthCounts;
   /** `handled` when every exposed key was rotated or revoked; `failed` otherwise (unmanaged keys included). */
   outcome: 'handled' | 'failed';
+  /** The counts, then the keys' summaries, managed keys first; at most `HEALTH_LIMITS.summaryChars` characters. */
   summary: string;
 }
 
+type Resolved = HealthKeyNotHandled | { exposed: ExposedKey; key: ManagedKey };
+
 /**
- * An AWS Health AWS_RISK_CREDENTIALS_EXPOSED event turned into emergency rotations, one per exposed key, with
- * the reason "AWS Health: credentials exposed" and without deleting (a human decides that). Keys of users this
- * rotator does not manage are reported loudly and never touched. All keys are resolved before any is acted on.
+ * Which exposed keys are managed ones, with a bounded number of IAM calls whatever the event lists: each managed
+ * user's keys are listed once (ListAccessKeys) and matched locally; the owner of a key no managed user holds is
+ * looked up (GetAccessKeyLastUsed, for the report) only for the first `HEALTH_LIMITS.ownerLookups` of them.
+ */
+async function resolveExposed(
+  comp: EmergencyComposition,
+  keys: readonly ExposedKey[],
+): Promise<{ resolved: Resolved[]; ownersNotLookedUp: number }> {
+  const candidatesByAccount = new Map<string, Promise<readonly ManagedKey[]>>();
+  const listings = new Map<ManagedKey, { ids: Set<string> } | { error: string }>();
+  const listed = async (key: ManagedKey) => {
+    let l = listings.get(key);
+    if (!l) {
+      l = await comp
+        .keyStoreFor(key)
+        .list(key.iamUser)
+        .then(
+          (ks) => ({ ids: new Set(ks.map((k) => k.accessKeyId)) }),
+          (err: unknown) => ({ error: messageOf(err) }),
+        );
+      listings.set(key, l);
+    }
+    return { key, ...l };
+  };
+  const resolved: Resolved[] = [];
+  let lookups = 0;
+  let ownersNotLookedUp = 0;
+  for (const exposed of keys) {
+    const { accessKeyId: id, accountId } = exposed;
+    const unmanaged = (t: UnmanagedTarget) =>
+      resolved.push({
+        ...exposed,
+        outcome: 'unmanaged',
+        ...(t.owner ? { owner: t.owner } : {}),
+        message: t.message,
+      });
+    const error = (message: string) => resolved.push({ ...exposed, outcome: 'error', message });
+    if (id.startsWith('ASIA')) {
+      unmanaged({
+        kind: 'unmanaged',
+        accessKeyId: id,
+        message: `key ${id} is a temporary STS key, not an IAM user's: it was NOT touched (revoke the role's sessions)`,
+      });
+      continue;
+    }
+    try {
+      let pending = candidatesByAccount.get(accountId ?? '');
+      if (!pending) candidatesByAccount.set(accountId ?? '', (pending = managedIn(comp, accountId)));
+      const candidates = await pending;
+      const inAccount = accountId ? ` in account ${accountId}` : '';
+      if (!candidates.length) {
+        unmanaged(noManagedKey(id, inAccount));
+        continue;
+      }
+      const lists = [];
+      for (const key of candidates) lists.push(await listed(key));
+      const holder = lists.find((l) => 'ids' in l && l.ids.has(id));
+      if (holder) {
+        resolved.push({ exposed, key: holder.key });
+        continue;
+      }
+      const unlisted = lists.flatMap((l) => ('error' in l ? [`${l.key.iamUser}: ${l.error}`] : []));
+      const unsure = () =>
+        error(
+          `could not tell whether key ${id} is a managed key: listing the keys of ${unlisted.join('; ')}`,
+        );
+      if (lookups >= HEALTH_LIMITS.ownerLookups) {
+        ownersNotLookedUp++;
+        if (unlisted.length) unsure();
+        else
+          unmanaged({
+            kind: 'unmanaged',
+            accessKeyId: id,
+            message: `key ${id} is not a key of any managed user${inAccount} (its owner was not looked up: only the first ${HEALTH_LIMITS.ownerLookups} are): it was NOT touched`,
+          });
+        continue;
+      }
+      lookups++;
+      const found = await lookUpOwner(comp, candidates, id);
+      if (found?.key) resolved.push({ exposed, key: found.key });
+      else if (found) unmanaged(ownedByOther(id, found.owner, found.account || accountId));
+      else if (unlisted.length) unsure();
+      else unmanaged(noOwnerFound(id, inAccount));
+    } catch (err) {
+      error(messageOf(err));
+    }
+  }
+  return { resolved, ownersNotLookedUp };
+}
+
+/**
+ * An AWS Health AWS_RISK_CREDENTIALS_EXPOSED event turned into emergency rotations, one per exposed key of a
+ * managed user, with the reason "AWS Health: credentials exposed" and without deleting (a human decides that).
+ * Keys of users this rotator does not manage are reported loudly and never touched. All keys are resolved
+ * before any is acted on. The work and the report are bounded (`HEALTH_LIMITS`) whatever the event lists.
  */
 export async function emergencyFromHealthEvent(
   comp: EmergencyComposition,
@@ -580,35 +745,32 @@ export async function emergencyFromHealthEvent(
 ): Promise<HealthReport> {
   const { eventArn, keys } = exposedKeysOf(event);
   const reason = `${HEALTH_REASON}${eventArn ? ` (${eventArn})` : ''}`;
-  const resolved: (HealthKeyNotHandled | { exposed: ExposedKey; key: ManagedKey })[] = [];
-  for (const exposed of keys) {
-    try {
-      if (exposed.accessKeyId.startsWith('ASIA')) {
-        resolved.push({
-          ...exposed,
-          outcome: 'unmanaged',
-          message: `key ${exposed.accessKeyId} is a temporary STS key, not an IAM user's: it was NOT touched (revoke the role's sessions)`,
-        });
-        continue;
-      }
-      const t = await resolve(comp, exposed);
-      if (t.kind === 'unmanaged')
-        resolved.push({
-          ...exposed,
-          outcome: 'unmanaged',
-          ...(t.owner ? { owner: t.owner } : {}),
-          message: t.message,
-        });
-      else resolved.push({ exposed, key: t.key });
-    } catch (err) {
-      resolved.push({ ...exposed, outcome: 'error', message: messageOf(err) });
-    }
+  const { resolved, ownersNotLookedUp } = await resolveExposed(comp, keys);
+
+  // The keys not acted on: errors first, then unmanaged ones, are listed (and logged) one by one up to the limit.
+  const notHandled = resolved.filter((r): r is HealthKeyNotHandled => !('key' in r));
+  const shown = new Set(
+    [
+      ...notHandled.filter((r) => r.outcome === 'error'),
+      ...notHandled.filter((r) => r.outcome !== 'error'),
+    ].slice(0, HEALTH_LIMITS.listed),
+  );
+  for (const r of notHandled)
+    if (shown.has(r)) opts.log?.error(`exposed key not handled: ${r.message}`, { eventArn, ...r });
+  for (const outcome of ['error', 'unmanaged'] as const) {
+    const ids = notHandled.filter((r) => r.outcome === outcome && !shown.has(r)).map((r) => r.accessKeyId);
+    const per = HEALTH_LIMITS.idsPerLogLine;
+    for (let i = 0; i < ids.length; i += per)
+      opts.log?.error(
+        `${ids.length} more exposed keys not handled (${outcome}), not listed one by one (part ${i / per + 1} of ${Math.ceil(ids.length / per)}): they were NOT touched`,
+        { eventArn, outcome, accessKeyIds: ids.slice(i, i + per) },
+      );
   }
+
   const results: HealthKeyResult[] = [];
   for (const item of resolved) {
     if (!('key' in item)) {
-      opts.log?.error(`exposed key not handled: ${item.message}`, { eventArn, ...item });
-      results.push(item);
+      if (shown.has(item)) results.push(item);
       continue;
     }
     const { exposed, key } = item;
@@ -624,17 +786,78 @@ export async function emergencyFromHealthEvent(
       results.push({ ...exposed, outcome: 'error', message });
     }
   }
-  const bad = results.filter((r) => r.outcome !== 'rotated' && r.outcome !== 'revoked');
-  return {
+
+  const managed = resolved.length - notHandled.length;
+  const managedResults = results.filter((r) => 'report' in r);
+  const count = (o: HealthKeyResult['outcome']) => managedResults.filter((r) => r.outcome === o).length;
+  const counts: HealthCounts = {
+    exposed: keys.length,
+    managed,
+    rotated: count('rotated'),
+    revoked: count('revoked'),
+    contained: count('contained'),
+    failed: count('failed'),
+    unmanaged: notHandled.filter((r) => r.outcome === 'unmanaged').length,
+    errors: notHandled.filter((r) => r.outcome === 'error').length + (managed - managedResults.length),
+    ownersNotLookedUp,
+    omitted: notHandled.length - shown.size,
+  };
+  const outcome = counts.rotated + counts.revoked === counts.exposed ? 'handled' : 'failed';
+  const report: HealthReport = {
     source: 'aws.health',
     ...(eventArn ? { eventArn } : {}),
     reason,
     results,
-    outcome: bad.length ? 'failed' : 'handled',
-    summary: results
-      .map((r) =>
-        'report' in r ? r.report.summary : `${r.accessKeyId}: ${r.outcome.toUpperCase()}: ${r.message}`,
-      )
-      .join(' | '),
+    counts,
+    outcome,
+    summary: healthSummary(counts, results),
   };
+  const line = `AWS Health event ${outcome}: ${countsText(counts)}`;
+  if (outcome === 'handled') opts.log?.warn(line, { eventArn, counts });
+  else opts.log?.error(line, { eventArn, counts });
+  return report;
+}
+
+/** "2000 exposed keys: 1 rotated, 1999 unmanaged (NOT touched; 1979 owners not looked up)". */
+function countsText(c: HealthCounts): string {
+  const parts = [
+    c.rotated && `${c.rotated} rotated`,
+    c.revoked && `${c.revoked} revoked`,
+    c.contained && `${c.contained} contained (revoked, but something failed)`,
+    c.failed && `${c.failed} FAILED (still active)`,
+    c.unmanaged &&
+      `${c.unmanaged} unmanaged (NOT touched${c.ownersNotLookedUp ? `; ${c.ownersNotLookedUp} owners not looked up` : ''})`,
+    c.errors && `${c.errors} errors`,
+  ].filter(Boolean);
+  return `${c.exposed} exposed key${c.exposed === 1 ? '' : 's'}: ${parts.join(', ')}`;
+}
+
+/**
+ * The counts, then each managed key's summary, the errors and the unmanaged keys listed, as many as fit in
+ * `HEALTH_LIMITS.summaryChars` (the rest are in `results`), then what was left out of the report altogether.
+ */
+function healthSummary(counts: HealthCounts, results: readonly HealthKeyResult[]): string {
+  const line = (r: HealthKeyResult) =>
+    'report' in r ? r.report.summary : `${r.accessKeyId}: ${r.outcome.toUpperCase()}: ${r.message}`;
+  const order = (r: HealthKeyResult) => ('report' in r ? 0 : r.outcome === 'error' ? 1 : 2);
+  const items = [...results].sort((a, b) => order(a) - order(b)).map(line);
+  const tail = counts.omitted
+    ? ` | ${counts.omitted} more keys not handled are not listed here: the log names them`
+    : '';
+  const room = HEALTH_LIMITS.summaryChars - tail.length - 60;
+  let text = `${countsText(counts)}.`;
+  let shown = 0;
+  for (const item of items) {
+    const next = `${text}${shown ? ' |' : ''} ${item}`;
+    if (next.length > room) break;
+    text = next;
+    shown++;
+  }
+  if (!shown && items.length) {
+    // One summary longer than the room: cut it rather than show none.
+    text = `${text} ${items[0] ?? ''}`.slice(0, room) + ' …';
+    shown = 1;
+  }
+  if (shown < items.length) text += ` | ${items.length - shown} more in the report's results`;
+  return text + tail;
 }

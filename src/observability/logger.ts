@@ -1,18 +1,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { REDACTED, redactSecretsInText } from '../domain/secret-text';
 import type { Log } from '../engine/ports';
 
 /** Property names whose values are never logged, whatever a caller passes. */
 const SECRET_NAMES = /secret|password|token|authorization|cookie|crumb|credential/i;
-/** Values shaped like AWS secret access keys or Jenkins API tokens (defence in depth). */
-const SECRET_VALUES = [/(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/g, /\b11[0-9a-f]{32}\b/g];
 /** Ids that are meant to be logged even though their names match SECRET_NAMES. */
 const ALLOWED = new Set(['clientRequestToken', 'token', 'secretId', 'tokenSecretId', 'credentialId']);
 
+/**
+ * The last line of defence: values of secret-named properties are replaced, and every string (messages, free
+ * text fields, error messages) has the secrets found in it replaced: AWS secret access keys, Jenkins tokens,
+ * Slack webhook URLs and private keys, and the value in `name=value`, `name: value`, `"name": "value"`,
+ * query-string and URL-encoded forms (see `src/domain/secret-text.ts`). Ids stay readable: access key ids,
+ * ClientRequestToken UUIDs, secret names and ARNs.
+ */
 export function redact(value: unknown, name = '', depth = 0): unknown {
   if (depth > 6) return '[depth]';
   if (name && SECRET_NAMES.test(name) && !ALLOWED.has(name))
-    return value === undefined ? undefined : '[redacted]';
-  if (typeof value === 'string') return SECRET_VALUES.reduce((s, re) => s.replace(re, '[redacted]'), value);
+    return value === undefined ? undefined : REDACTED;
+  if (typeof value === 'string') return redactSecretsInText(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, '', depth + 1));
   if (value instanceof Error) return { name: value.name, message: redact(value.message, '', depth + 1) };
   if (value && typeof value === 'object') {
@@ -28,14 +34,17 @@ export interface AppLogger extends Log {
   appendKeys(keys: Record<string, unknown>): void;
 }
 
-/** The one structured JSON logger; every extra field passes through `redact` first. */
+/** The one structured JSON logger; the message and every extra field pass through `redact` first. */
 export function createLogger(serviceName = 'jenkins-key-rotator', logLevel?: string): AppLogger {
   const powertools = new Logger({
     serviceName,
     ...(logLevel ? { logLevel: logLevel as 'INFO' } : {}),
   });
-  const emit = (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) =>
-    extra ? powertools[level](message, redact(extra) as Record<string, unknown>) : powertools[level](message);
+  const emit = (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) => {
+    const text = redactSecretsInText(message);
+    if (extra) powertools[level](text, redact(extra) as Record<string, unknown>);
+    else powertools[level](text);
+  };
   return {
     powertools,
     info: (m, e) => emit('info', m, e),

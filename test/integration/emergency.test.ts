@@ -5,13 +5,18 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEmergencyHandler, EmergencyFailedError } from '../../handlers/emergency';
+import {
+  createEmergencyHandler,
+  EmergencyFailedError,
+  MAX_ERROR_MESSAGE_BYTES,
+} from '../../handlers/emergency';
 import { waitForRotations } from '../../localcloud/aws/secretsmanager';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
 import { InputError } from '../../src/domain/errors';
 import {
   emergencyRotate,
+  HEALTH_LIMITS,
   HEALTH_REASON,
   type EmergencyReport,
   type HealthReport,
@@ -19,7 +24,7 @@ import {
 import { rotateNow } from '../../src/engine/rotate-now';
 import { createLogger } from '../../src/observability/logger';
 import { authenticates as authenticatesAt, type Creds } from '../support/aws';
-import { captureOutput, rememberSecrets, type Capture } from '../support/capture';
+import { captureOutput, leakedSecrets, rememberSecrets, type Capture } from '../support/capture';
 import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/jenkins';
 import { lambdaContext, wireRotator } from '../support/rotator';
 
@@ -301,6 +306,38 @@ describe('emergency rotation on the local cloud', () => {
     expect(keyOf(bobKey)?.status).toBe('Active');
   });
 
+  it('a reason holding the secret, in any form, is refused; nothing changes and the secret reaches no output', async () => {
+    const prod = await current(PROD.secret);
+    const secret = prod.secretAccessKey;
+    const reasons: [string, RegExp][] = [
+      [`aws_secret_access_key=${secret}`, /reason: holds an AWS secret access key at character 23/],
+      [`the jenkins password: ${secret}`, /reason: holds an AWS secret access key at character 23/],
+      [
+        `leaked in ${encodeURIComponent(`https://example.com/?aws_secret_access_key=${secret}`)}`,
+        /reason: holds an AWS secret access key \(URL-encoded or escaped\)/,
+      ],
+      [
+        `found {"secretAccessKey": "${secret.replace(/\//g, '\\/')}"}`,
+        /reason: holds an AWS secret access key/,
+      ],
+    ];
+    const before = await snapshot();
+    const from = capture.text().length;
+    for (const [reason, message] of reasons) {
+      const err = await failure(invoke({ userName: PROD.user, reason }));
+      expect(err).toBeInstanceOf(InputError);
+      expect(err.message).toMatch(message);
+      expect(err.message).toMatch(/nothing was changed.*never paste a secret here/);
+      expect(leakedSecrets(err.message, [secret])).toBe(0);
+    }
+    expect(await snapshot()).toBe(before);
+    expect(keyOf(prod.accessKeyId)?.status).toBe('Active');
+    expect(await current(PROD.secret)).toEqual(prod);
+    const out = capture.text().slice(from);
+    expect(out.match(/emergency rotation refused or failed before acting/g)).toHaveLength(reasons.length);
+    expect(leakedSecrets(out, [secret])).toBe(0);
+  });
+
   it('an AWS Health credentials-exposed event rotates a managed key', async () => {
     const leaked = await current(DEV.secret);
     const report = (await invoke(healthEvent([leaked.accessKeyId]))) as HealthReport;
@@ -333,6 +370,50 @@ describe('emergency rotation on the local cloud', () => {
     );
     expect(keyOf(leaked.accessKeyId)?.status).toBe('Inactive');
     expect(keyOf(bobKey)?.status).toBe('Active');
+  });
+});
+
+describe('an AWS Health event listing 2,000 keys', () => {
+  it('costs a bounded number of IAM calls and a bounded message, and still rotates the managed key in it', async () => {
+    const leaked = await current(DEV.secret);
+    const unknown = Array.from({ length: 1998 }, (_, i) => `AKIA${String(i).padStart(16, '0')}`);
+    const ids = [...unknown.slice(0, 1000), leaked.accessKeyId, bobKey, ...unknown.slice(1000)];
+    const calls = cloud.aws.state.callLog.length;
+    const from = capture.text().length;
+    const err = await failure(invoke(healthEvent(ids)));
+    remember();
+
+    // Sorting 2,000 keys out: each managed user's keys listed once, owners looked up for 20 keys; then one
+    // rotation. Bound: 2 listings + 20 lookups + the rotation's own IAM calls (under 20). It was 4,000.
+    const iam = cloud.aws.state.callLog.slice(calls).filter((c) => c.service === 'iam');
+    expect(iam.filter((c) => c.action === 'GetAccessKeyLastUsed')).toHaveLength(HEALTH_LIMITS.ownerLookups);
+    expect(iam.length).toBeLessThanOrEqual(2 + HEALTH_LIMITS.ownerLookups + 20);
+
+    expect(err).toBeInstanceOf(EmergencyFailedError);
+    const report = (err as EmergencyFailedError).report as HealthReport;
+    expect(report.counts).toMatchObject({
+      exposed: 2000,
+      managed: 1,
+      rotated: 1,
+      unmanaged: 1999,
+      errors: 0,
+      omitted: 1999 - HEALTH_LIMITS.listed,
+    });
+    expect(report.results.find((r) => r.accessKeyId === leaked.accessKeyId)?.outcome).toBe('rotated');
+    expect(report.results).toHaveLength(1 + HEALTH_LIMITS.listed);
+    expect(keyOf(leaked.accessKeyId)?.status).toBe('Inactive');
+    expect((await current(DEV.secret)).accessKeyId).not.toBe(leaked.accessKeyId);
+    expect(keyOf(bobKey)?.status).toBe('Active');
+
+    // The error (what the caller and CloudWatch get) and every log line stay well under CloudWatch's 256 KB.
+    expect(Buffer.byteLength(err.message)).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_BYTES);
+    expect(err.message).toMatch(
+      /^2000 exposed keys: 1 rotated, 1999 unmanaged \(NOT touched; 1979 owners not looked up\)/,
+    );
+    expect(err.message).toContain(`Compromised key ${leaked.accessKeyId} of ${DEV.user} is DEACTIVATED`);
+    const lines = capture.text().slice(from).split('\n');
+    expect(lines.length).toBeLessThan(60);
+    for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThan(32 * 1024);
   });
 });
 
@@ -402,7 +483,7 @@ describe('logs', () => {
     const out = capture.text();
     expect(out).toContain('EMERGENCY ROTATION CONTAINED');
     expect(out).toContain('emergency rotation rotated');
-    for (const s of secretsSeen) expect(out.includes(s)).toBe(false);
+    expect(leakedSecrets(out, secretsSeen)).toBe(0);
   });
 });
 

@@ -36,3 +36,14 @@ export function rememberSecrets(cloud: LocalCloud, seen: Set<string>): void {
   seen.add(cloud.aws.admin.secretAccessKey);
   seen.add(cloud.jenkins.admin.apiToken);
 }
+
+/** The forms a secret can take in output: as is, URL-encoded (once or twice) and JSON-escaped. */
+export function writtenForms(secret: string): string[] {
+  const url = encodeURIComponent(secret);
+  return [...new Set([secret, url, encodeURIComponent(url), secret.replace(/\//g, '\\/')])];
+}
+
+/** How many of `secrets` appear in `text`, in any written form; never which (a failing test must not print one). */
+export function leakedSecrets(text: string, secrets: Iterable<string>): number {
+  return [...secrets].filter((s) => writtenForms(s).some((f) => text.includes(f))).length;
+}

@@ -565,12 +565,50 @@ describe('parseConfig: secrets are rejected', () => {
       config({ keys: [key({ description: '-----BEGIN RSA PRIVATE KEY-----' })] }),
       'keys[0].description',
     ],
+    [
+      'password=… in a description',
+      config({ keys: [key({ description: 'bot login, password=Fake-pw-42' })] }),
+      'keys[0].description',
+    ],
+    [
+      'key=<AWS secret key> in a target description',
+      config({
+        keys: [key({ jenkins: [target({ description: `aws_secret_access_key=${FAKE_AWS_SECRET}` })] })],
+      }),
+      'keys[0].jenkins[0].description',
+    ],
+    [
+      'URL-encoded token=… in a canary parameter',
+      config({ keys: [key(canary({ parameters: { NOTE: 'a%3Db%26token%3DFake-pw-42' } }))] }),
+      'keys[0].verify.canary.parameters.NOTE',
+    ],
+    [
+      'AWS secret key inside a canary job path',
+      config({ keys: [key(canary({ job: `team-a/${'FAKEfak3'.repeat(5)}` }))] }),
+      'keys[0].verify.canary.job',
+    ],
+    [
+      'Slack webhook as a Jenkins URL',
+      config({ keys: [key({ jenkins: [target({ url: 'https://hooks.slack.com/services/T0/B0/fake' })] })] }),
+      'keys[0].jenkins[0].url',
+    ],
   ];
 
   it.each(secretCases)('%s → %s', (_, input, path) => {
     const issues = issuesOf(input);
     expect(issues.map((i) => i.path)).toEqual([path]);
     expect(issues[0]?.message).toMatch(/secrets belong in Secrets Manager/);
+    for (const secret of [FAKE_AWS_SECRET, FAKE_JENKINS_TOKEN, 'Fake-pw-42', 'hunter2'])
+      expect(issues[0]?.message).not.toContain(secret);
+  });
+
+  it('names the kind of secret and where it starts, never the value', () => {
+    const issues = issuesOf(
+      config({ keys: [key({ description: `copied from aws_secret_access_key=${FAKE_AWS_SECRET}` })] }),
+    );
+    expect(issues[0]?.message).toBe(
+      'holds an AWS secret access key at character 35: secrets belong in Secrets Manager; store the value there and reference the secret by name or ARN (tokenSecretId, slackWebhookSecretId)',
+    );
   });
 
   it.each([
@@ -585,6 +623,14 @@ describe('parseConfig: secrets are rejected', () => {
     [
       'a 40-character credentialId',
       key({ jenkins: [target({ credentialId: FAKE_AWS_SECRET.replace(/\//g, '') })] }),
+    ],
+    [
+      'ids in a description',
+      key({
+        description:
+          'key AKIAIOSFODNN7EXAMPLE, secret arn:aws:secretsmanager:us-east-1:111122223333:secret:jenkins/prod/aws-key-AbC123, ' +
+          'tokenSecretId=jenkins/api-token, ticket 3f2c8a8e-7d5b-4b8e-9a77-2f1e0c6a9b10, password: rotated',
+      }),
     ],
   ])('does not mistake %s for a secret', (_, k) => {
     expect(() => parseConfig(config({ keys: [k] }))).not.toThrow();

@@ -4,6 +4,7 @@ import {
   emergencyFromHealthEvent,
   emergencyRotate,
   exposedKeysOf,
+  HEALTH_LIMITS,
   HEALTH_REASON,
   isHealthEvent,
   parseEmergencyInput,
@@ -11,6 +12,7 @@ import {
 import { ACCOUNT, rawConfig, World } from './emergency-fakes';
 
 const PASTED_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const PASTED_PASSWORD = 'Fake-pw-42';
 
 /** Runs a bad request and returns its InputError; the world must see no write (and, for `silent`, no call). */
 async function rejected(world: World, input: unknown, silent: boolean): Promise<InputError> {
@@ -114,10 +116,37 @@ describe('emergency input: each bad input is an InputError naming the field, and
       message: /never send a secret/,
     },
     {
+      name: 'aws_secret_access_key=<secret> as the reason',
+      input: { userName: 'jenkins-prod', reason: `aws_secret_access_key=${PASTED_SECRET}` },
+      fields: ['reason'],
+      message: /reason: holds an AWS secret access key at character 23: never paste a secret here/,
+    },
+    {
+      name: 'a URL-encoded secret in the reason',
+      input: {
+        userName: 'jenkins-prod',
+        reason: `leaked in ${encodeURIComponent(`?aws_secret_access_key=${PASTED_SECRET}`)}`,
+      },
+      fields: ['reason'],
+      message: /reason: holds an AWS secret access key \(URL-encoded or escaped\)/,
+    },
+    {
+      name: 'a secret in JSON in the reason',
+      input: { userName: 'jenkins-prod', reason: `leaked: {"secretAccessKey": "${PASTED_SECRET}"}` },
+      fields: ['reason'],
+      message: /reason: holds an AWS secret access key at character 30/,
+    },
+    {
+      name: 'password: … in the reason',
+      input: { userName: 'jenkins-prod', reason: `jenkins password: ${PASTED_PASSWORD} was in the log` },
+      fields: ['reason'],
+      message: /reason: holds the value of password at character 19: never paste a secret here/,
+    },
+    {
       name: 'a secret pasted into the reason',
       input: { userName: 'jenkins-prod', reason: `leaked ${PASTED_SECRET} on a forum` },
       fields: ['reason'],
-      message: /contains a secret/,
+      message: /reason: holds an AWS secret access key at character 8: never paste a secret here/,
     },
   ];
 
@@ -130,6 +159,8 @@ describe('emergency input: each bad input is an InputError naming the field, and
       expect(err.message).toMatch(c.message);
       expect(err.message).toMatch(/nothing was changed/);
       expect(err.message).not.toContain(PASTED_SECRET);
+      expect(err.message).not.toContain(encodeURIComponent(PASTED_SECRET));
+      expect(err.message).not.toContain(PASTED_PASSWORD);
     });
 
   it('rejects a user that is not managed, naming the managed ones, without any call', async () => {
@@ -184,6 +215,13 @@ describe('emergency input: each bad input is an InputError naming the field, and
     const err = await rejected(world, { userName: 'jenkins', reason: 'x' }, true);
     expect(fieldsOf(err)).toEqual(['accountId']);
     expect(err.message).toMatch(/managed in several accounts/);
+  });
+
+  it('accepts a reason full of ids: key ids, request tokens, commits, ARNs', () => {
+    const reason =
+      'AKIAIOSFODNN7EXAMPLE in build 3f2c8a8e-7d5b-4b8e-9a77-2f1e0c6a9b10 of commit a94a8fe5ccb19ba61c4c0873d391e987982fbbd3, ' +
+      'secret arn:aws:secretsmanager:us-east-1:111122223333:secret:jenkins/prod/aws-key-AbC123; the old token: revoked';
+    expect(parseEmergencyInput({ userName: 'jenkins-prod', reason }).reason).toBe(reason);
   });
 
   it('accepts a good request and fills the defaults', () => {
@@ -262,6 +300,22 @@ describe('AWS Health AWS_RISK_CREDENTIALS_EXPOSED events', () => {
     expect((err as InputError).details['fields']).toEqual(['detail.eventTypeCode']);
   });
 
+  it('names the first ten issues of a malformed event listing thousands of entries, and counts the rest', () => {
+    const e = healthEvent({}, { affectedEntities: Array.from({ length: 2000 }, () => ({ entityValue: 7 })) });
+    const err = (() => {
+      try {
+        exposedKeysOf(e);
+      } catch (x) {
+        return x as InputError;
+      }
+      throw new Error('not refused');
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message.match(/detail\.affectedEntities\.\d+\.entityValue: /g)).toHaveLength(10);
+    expect(err.message).toMatch(/; and 1990 more$/);
+    expect(err.message.length).toBeLessThan(2000);
+  });
+
   it('refuses an event without a key id or without a detail', () => {
     expect(() => exposedKeysOf(healthEvent({}, { affectedEntities: [{ entityValue: 'i-0abc' }] }))).toThrow(
       /detail.affectedEntities: names no access key id/,
@@ -310,6 +364,111 @@ describe('AWS Health AWS_RISK_CREDENTIALS_EXPOSED events', () => {
     expect(world.logs.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
       expect.stringMatching(/exposed key not handled: key AKIA\w+ belongs to IAM user bob/),
       expect.stringMatching(/exposed key not handled: key ASIA\w+ is a temporary STS key/),
+      'AWS Health event failed: 2 exposed keys: 2 unmanaged (NOT touched)',
     ]);
+    expect(report.counts).toEqual({
+      exposed: 2,
+      managed: 0,
+      rotated: 0,
+      revoked: 0,
+      contained: 0,
+      failed: 0,
+      unmanaged: 2,
+      errors: 0,
+      ownersNotLookedUp: 0,
+      omitted: 0,
+    });
+  });
+
+  it('bounds the work and the report for an event listing thousands of keys; the managed key is still rotated', async () => {
+    const unknown = Array.from({ length: 1998 }, (_, i) => `AKIA${String(i).padStart(16, '0')}`);
+    const eventOf = (ids: string[]) =>
+      healthEvent({}, { affectedEntities: ids.map((entityValue) => ({ entityValue })) });
+    const opts = (w: World) => ({ log: w.log, clock: w.clock });
+
+    // The same managed key alone in an event: what the rotation itself costs.
+    const alone = new World();
+    await emergencyFromHealthEvent(alone.composition(), eventOf([alone.seed().accessKeyId]), opts(alone));
+
+    const world = new World();
+    const leaked = world.seed();
+    const bob = world.addKey('bob');
+    const ids = [...unknown.slice(0, 1000), leaked.accessKeyId, bob.accessKeyId, ...unknown.slice(1000)];
+    const report = await emergencyFromHealthEvent(world.composition(), eventOf(ids), opts(world));
+
+    // jenkins-prod's keys are listed once and matched locally; owners are looked up for the first 20 others only.
+    expect(world.calls.filter((c) => c.startsWith('iam.owner'))).toEqual(
+      unknown.slice(0, HEALTH_LIMITS.ownerLookups).map((id) => `iam.owner ${id}`),
+    );
+    expect(world.calls).toHaveLength(alone.calls.length + HEALTH_LIMITS.ownerLookups);
+    expect(world.keys.get(leaked.accessKeyId)?.status).toBe('Inactive');
+    expect(world.keys.get(bob.accessKeyId)?.status).toBe('Active');
+
+    expect(report.outcome).toBe('failed');
+    expect(report.counts).toEqual({
+      exposed: 2000,
+      managed: 1,
+      rotated: 1,
+      revoked: 0,
+      contained: 0,
+      failed: 0,
+      unmanaged: 1999,
+      errors: 0,
+      ownersNotLookedUp: 1979,
+      omitted: 1979,
+    });
+    expect(report.results.map((r) => r.accessKeyId)).toEqual([
+      ...unknown.slice(0, HEALTH_LIMITS.listed),
+      leaked.accessKeyId,
+    ]);
+    expect(report.summary).toMatch(
+      /^2000 exposed keys: 1 rotated, 1999 unmanaged \(NOT touched; 1979 owners not looked up\)\. /,
+    );
+    expect(report.summary).toContain(`Compromised key ${leaked.accessKeyId} of jenkins-prod is DEACTIVATED`);
+    expect(report.summary).toContain('1979 more keys not handled are not listed here: the log names them');
+    expect(report.summary.length).toBeLessThanOrEqual(HEALTH_LIMITS.summaryChars);
+    expect(JSON.stringify(report).length).toBeLessThan(32 * 1024);
+
+    // The log: 20 keys one by one, the other 1979 by id in lines of at most 500, then the counts.
+    const errors = world.logs.filter((l) => l.level === 'error');
+    expect(errors.map((l) => l.message.replace(/ AKIA\w+ .*/, ''))).toEqual([
+      ...Array<string>(20).fill('exposed key not handled: key'),
+      ...[1, 2, 3, 4].map(
+        (n) =>
+          `1979 more exposed keys not handled (unmanaged), not listed one by one (part ${n} of 4): they were NOT touched`,
+      ),
+      'AWS Health event failed: 2000 exposed keys: 1 rotated, 1999 unmanaged (NOT touched; 1979 owners not looked up)',
+    ]);
+    const logged = new Set(
+      errors.flatMap((l) => [
+        ...((l.extra?.['accessKeyIds'] as string[] | undefined) ?? []),
+        ...(typeof l.extra?.['accessKeyId'] === 'string' ? [l.extra['accessKeyId']] : []),
+      ]),
+    );
+    expect(logged).toEqual(new Set([...unknown, bob.accessKeyId]));
+    for (const l of world.logs) expect(JSON.stringify(l).length).toBeLessThan(32 * 1024);
+  });
+
+  it('an exposed key it cannot tell about is an error, listed first; a managed key is still found by its owner', async () => {
+    const world = new World();
+    const leaked = world.seed();
+    world.fail('iam.list jenkins-prod', 'AccessDenied: iam:ListAccessKeys');
+    const event = healthEvent(
+      {},
+      { affectedEntities: [{ entityValue: 'AKIAIOSFODNN7EXAMPLE' }, { entityValue: leaked.accessKeyId }] },
+    );
+    const report = await emergencyFromHealthEvent(world.composition(), event, {
+      log: world.log,
+      clock: world.clock,
+    });
+    expect(report.results.map((r) => [r.accessKeyId, r.outcome])).toEqual([
+      ['AKIAIOSFODNN7EXAMPLE', 'error'],
+      [leaked.accessKeyId, 'rotated'],
+    ]);
+    expect(report.summary).toContain(
+      'AKIAIOSFODNN7EXAMPLE: ERROR: could not tell whether key AKIAIOSFODNN7EXAMPLE is a managed key: listing the keys of jenkins-prod: AccessDenied: iam:ListAccessKeys',
+    );
+    expect(report.counts).toMatchObject({ exposed: 2, managed: 1, rotated: 1, errors: 1, unmanaged: 0 });
+    expect(world.keys.get(leaked.accessKeyId)?.status).toBe('Inactive');
   });
 });
