@@ -66,7 +66,7 @@ export function accessDenied(
 
 export function makeAuthorize(protocol: 'query' | 'json', principal: Principal) {
   return (action: string, resource: string): void => {
-    if (!isAllowed(principal.permissions, action, resource))
+    if (!isAllowed(principal.permissions, action, resource, principal))
       throw accessDenied(protocol, principal, action, resource);
   };
 }

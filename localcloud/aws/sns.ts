@@ -25,7 +25,7 @@ const required = (ctx: RequestContext, name: string): string => {
 
 /** SNS answers a denied call with AuthorizationError, not IAM's AccessDenied. */
 function authorize(ctx: RequestContext, action: string, resource: string): void {
-  if (!isAllowed(ctx.principal.permissions, action, resource))
+  if (!isAllowed(ctx.principal.permissions, action, resource, ctx.principal))
     throw new AwsError(
       'AuthorizationError',
       `User: ${ctx.principal.arn} is not authorized to perform: ${action} on resource: ${resource}`,

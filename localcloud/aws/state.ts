@@ -219,23 +219,62 @@ export function randomId(prefix: string, length: number): string {
 export const randomSecret = (): string =>
   randomBytes(30).toString('base64').replace(/[+]/g, 'x').slice(0, 40);
 
+/** IAM wildcards: `*` any run of characters, `?` exactly one (secret ARNs end in `-??????`). */
 export function matchesPattern(pattern: string, value: string, caseInsensitive = false): boolean {
   const re = new RegExp(
     `^${pattern
       .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .map((p) =>
+        p
+          .split('?')
+          .map((q) => q.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.'),
+      )
       .join('.*')}$`,
     caseInsensitive ? 'i' : '',
   );
   return re.test(value);
 }
 
-/** IAM-style evaluation. Undefined permissions mean an administrator. */
-export function isAllowed(permissions: Statement[] | undefined, action: string, resource = '*'): boolean {
+/**
+ * IAM policy variables in a Resource (`${aws:username}`, `${aws:userid}`, `${aws:PrincipalAccount}`), resolved for
+ * the caller. A variable IAM cannot resolve for this caller (aws:username for a role session) leaves the pattern
+ * matching nothing, as in IAM, where such a statement does not apply.
+ */
+function resolveVariables(
+  pattern: string,
+  who: Pick<Principal, 'kind' | 'arn' | 'userId' | 'accountId'> | undefined,
+) {
+  if (!pattern.includes('${')) return pattern;
+  const vars: Record<string, string | undefined> = {
+    'aws:username': who?.kind === 'user' ? who.arn.slice(who.arn.lastIndexOf('/') + 1) : undefined,
+    'aws:userid': who?.userId,
+    'aws:principalaccount': who?.accountId,
+  };
+  let unresolved = false;
+  const out = pattern.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+    const v = vars[name.toLowerCase()];
+    if (v === undefined) unresolved = true;
+    return v ?? '';
+  });
+  return unresolved ? undefined : out;
+}
+
+/** IAM-style evaluation. Undefined permissions mean an administrator. `who`: the caller, for policy variables. */
+export function isAllowed(
+  permissions: Statement[] | undefined,
+  action: string,
+  resource = '*',
+  who?: Pick<Principal, 'kind' | 'arn' | 'userId' | 'accountId'>,
+): boolean {
   if (!permissions) return true;
+  const matches = (r: string) => {
+    const pattern = resolveVariables(r, who);
+    return pattern !== undefined && matchesPattern(pattern, resource);
+  };
   const applies = (s: Statement) =>
     s.actions.some((a) => matchesPattern(a, action, true)) &&
-    (s.resources === undefined || resource === '*' || s.resources.some((r) => matchesPattern(r, resource)));
+    (s.resources === undefined || resource === '*' || s.resources.some(matches));
   if (
     permissions.some(
       (s) => s.effect === 'Deny' && applies(s) && (s.resources === undefined || resource !== '*'),

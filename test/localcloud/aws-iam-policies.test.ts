@@ -10,6 +10,11 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsEmulator } from '../../localcloud/aws/server';
@@ -403,5 +408,54 @@ describe('inline user policies: the API', () => {
       admin.iam.send(new DeleteUserPolicyCommand({ UserName: 'member', PolicyName: 'ecr' })),
     ).rejects.toMatchObject(iamDenied(admin.user.arn, 'iam:DeleteUserPolicy'));
     expect([...member.inlinePolicies.keys()]).toEqual(['ecr']);
+  });
+});
+
+describe('policy variables and wildcards in Resource', () => {
+  it("${aws:username} lets a user manage its own keys and nobody else's", async () => {
+    const self = seedUser('self-rotator', { path: '/jenkins/' });
+    seedUser('someone-else', { path: '/jenkins/' });
+    await putPolicy(
+      'self-rotator',
+      'own-keys',
+      doc({
+        Effect: 'Allow',
+        Action: ['iam:ListAccessKeys', 'iam:CreateAccessKey'],
+        Resource: 'arn:aws:iam::*:user/jenkins/${aws:username}',
+      }),
+    );
+    const own = await self.iam.send(new ListAccessKeysCommand({ UserName: 'self-rotator' }));
+    expect(own.AccessKeyMetadata).toHaveLength(1);
+    await expect(
+      self.iam.send(new ListAccessKeysCommand({ UserName: 'someone-else' })),
+    ).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('user/jenkins/someone-else') as string,
+    });
+  });
+
+  it('? matches exactly one character (a secret ARN ends in -??????)', async () => {
+    const admin = new SecretsManagerClient(clientConfig(aws.url, aws.admin));
+    await admin.send(new CreateSecretCommand({ Name: 'own/key', SecretString: 'x' }));
+    await admin.send(new CreateSecretCommand({ Name: 'own/key-and-more', SecretString: 'y' }));
+    const reader = aws.state.createUser(ACCOUNT, 'secret-reader', {
+      permissions: [
+        {
+          effect: 'Allow',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [`arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:own/key-??????`],
+        },
+      ],
+    });
+    const key = aws.state.createAccessKey(reader, { established: true });
+    const sm = new SecretsManagerClient(clientConfig(aws.url, key));
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: 'own/key' }))).resolves.toMatchObject({
+      SecretString: 'x',
+    });
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: 'own/key-and-more' }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    admin.destroy();
+    sm.destroy();
   });
 });
