@@ -74,7 +74,7 @@ export function compose(
           async (t) =>
             new JenkinsTarget(
               t,
-              jenkinsClientFor(t, await tokens.get(t.tokenSecretId), k.policy.jenkinsTimeoutSeconds),
+              jenkinsClientFor(t, await tokens.tokenFor(t), k.policy.jenkinsTimeoutSeconds),
             ),
         ),
       );

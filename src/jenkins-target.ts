@@ -8,7 +8,8 @@ export interface JenkinsTargetSpec {
   name: string;
   url: string;
   user: string;
-  tokenSecretId: string;
+  tokenSecretId?: string | undefined;
+  tokenEnv?: string | undefined;
   authType: 'apiToken' | 'password';
   store: StoreRef;
   credentialId: string;
@@ -54,10 +55,16 @@ export class JenkinsTarget implements JenkinsTargetPort {
   }
 }
 
-/** Reads a Jenkins API token (or password) from Secrets Manager once per cold start. */
+/**
+ * The Jenkins API token (or password) of a target: from Secrets Manager, read once per cold start; or, for a
+ * self-rotated key, from the environment variable a Jenkins job binds it to (`tokenEnv`).
+ */
 export class JenkinsSecretCache {
   private readonly cache = new Map<string, Promise<string>>();
-  constructor(private readonly read: (secretId: string) => Promise<string | undefined>) {}
+  constructor(
+    private readonly read: (secretId: string) => Promise<string | undefined>,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
 
   get(secretId: string): Promise<string> {
     let p = this.cache.get(secretId);
@@ -67,6 +74,22 @@ export class JenkinsSecretCache {
       this.cache.set(secretId, p);
     }
     return p;
+  }
+
+  tokenFor(t: {
+    name: string;
+    tokenSecretId?: string | undefined;
+    tokenEnv?: string | undefined;
+  }): Promise<string> {
+    if (t.tokenEnv === undefined) return this.get(t.tokenSecretId ?? '');
+    const value = this.env[t.tokenEnv]?.trim();
+    return value
+      ? Promise.resolve(value)
+      : Promise.reject(
+          new Error(
+            `environment variable ${t.tokenEnv} (the Jenkins token of target ${t.name}) is not set: bind it in the job (withCredentials)`,
+          ),
+        );
   }
 }
 

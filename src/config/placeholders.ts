@@ -86,11 +86,12 @@ export function placeholderWarnings(config: RotatorConfig, p: Placeholders): Con
           `${at}.jenkins[${j}].url`,
           `${t.url} is a placeholder (${host} is ${p.hosts.has(host) ? "config/example.json's host" : 'reserved for documentation'}): use your Jenkins' URL`,
         );
-      account(
-        `${at}.jenkins[${j}].tokenSecretId`,
-        parseSecretArn(t.tokenSecretId)?.accountId,
-        "the secret's account",
-      );
+      if (t.tokenSecretId !== undefined)
+        account(
+          `${at}.jenkins[${j}].tokenSecretId`,
+          parseSecretArn(t.tokenSecretId)?.accountId,
+          "the secret's account",
+        );
     });
   });
   const reported = new Set(out.map((w) => w.path));

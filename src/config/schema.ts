@@ -17,6 +17,11 @@ export interface Policy {
    * the pending key deleted, AWSPENDING removed), so that the next run can rotate again. 0: never, only report.
    */
   readonly abandonStuckAfterHours: number;
+  /**
+   * A self-rotated key (`rotatedBy: "self"`) is reported as overdue this many days past `maxAgeDays`: the job
+   * that rotates it next to Jenkins has stopped running.
+   */
+  readonly selfRotationOverdueDays: number;
 }
 
 export type JenkinsStore = { readonly kind: 'system' } | { readonly kind: 'folder'; readonly path: string };
@@ -29,7 +34,12 @@ export interface JenkinsTarget {
   readonly allowInsecureHttp: boolean;
   readonly user: string;
   /** Secrets Manager secret holding the API token, or the password when `authType` is `password`. */
-  readonly tokenSecretId: string;
+  readonly tokenSecretId?: string | undefined;
+  /**
+   * Self-rotation only: the environment variable holding the token (a Jenkins job binds it from Jenkins' own
+   * credentials store), since the key may read no secret but its own.
+   */
+  readonly tokenEnv?: string | undefined;
   readonly authType: 'apiToken' | 'password';
   readonly store: JenkinsStore;
   readonly credentialId: string;
@@ -55,6 +65,12 @@ export interface ManagedKey {
   readonly assumeRoleArn?: string | undefined;
   readonly externalId?: string | undefined;
   readonly secretId: string;
+  /**
+   * `lambda` (default): the scheduled scan starts rotations through Secrets Manager and the rotation hook.
+   * `self`: `key-rotator self-rotate` rotates the key next to Jenkins, with the key's own credentials; the scan
+   * only audits it and reports it overdue.
+   */
+  readonly rotatedBy: 'lambda' | 'self';
   readonly jenkins: readonly JenkinsTarget[];
   readonly verify: {
     readonly ecr: {
@@ -86,6 +102,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   deleteAfterDays: 7,
   jenkinsTimeoutSeconds: 10,
   abandonStuckAfterHours: 24,
+  selfRotationOverdueDays: 2,
 });
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:([A-Za-z0-9/_+=.@-]{1,512})$/;
@@ -146,6 +163,7 @@ const policyShape = {
     .int()
     .min(0)
     .max(24 * 365),
+  selfRotationOverdueDays: z.int().min(1).max(365),
 };
 const policyOverrides = z.strictObject(policyShape).partial();
 
@@ -158,7 +176,11 @@ const jenkinsTargetSchema = z
     url: jenkinsUrl,
     allowInsecureHttp: z.boolean().default(false),
     user: text().min(1).max(256),
-    tokenSecretId: secretRef,
+    tokenSecretId: secretRef.optional(),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name such as JENKINS_TOKEN')
+      .optional(),
     authType: z.enum(['apiToken', 'password']).default('apiToken'),
     store: z.union([z.literal('system'), z.strictObject({ folder: itemPath })], {
       error: 'must be "system" or { "folder": "<folder/path>" }',
@@ -171,6 +193,16 @@ const jenkinsTargetSchema = z
     description: text().max(1024).optional(),
   })
   .superRefine((t, ctx) => {
+    if ((t.tokenSecretId === undefined) === (t.tokenEnv === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [t.tokenEnv === undefined ? 'tokenSecretId' : 'tokenEnv'],
+        input: t,
+        message:
+          t.tokenEnv === undefined
+            ? 'required: the secret holding the Jenkins API token (or, for a self-rotated key, tokenEnv)'
+            : 'give tokenSecretId or tokenEnv, not both',
+      });
     if (!URL.canParse(t.url)) return; // already reported on the field
     const { protocol, hostname } = new URL(t.url);
     if (protocol === 'http:' && !LOOPBACK_HOSTS.has(hostname) && !t.allowInsecureHttp) {
@@ -202,6 +234,7 @@ const managedKeySchema = z
       .regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2-1224 characters of A-Z a-z 0-9 _+=,.@:/-')
       .optional(),
     secretId: secretRef,
+    rotatedBy: z.enum(['lambda', 'self']).default('lambda'),
     jenkins: z.array(jenkinsTargetSchema).min(1, 'needs at least one Jenkins target'),
     verify: z.strictObject({
       ecr: z.strictObject({
@@ -231,6 +264,18 @@ const managedKeySchema = z
   .superRefine((k, ctx) => {
     const issue = (path: PropertyKey[], message: string) =>
       ctx.addIssue({ code: 'custom', path, message, input: k });
+    k.jenkins.forEach((t, j) => {
+      if (t.tokenEnv !== undefined && k.rotatedBy !== 'self')
+        issue(
+          ['jenkins', j, 'tokenEnv'],
+          'only for a self-rotated key (rotatedBy "self"): the Lambdas read the token from Secrets Manager (tokenSecretId)',
+        );
+    });
+    if (k.rotatedBy === 'self' && k.assumeRoleArn !== undefined)
+      issue(
+        ['assumeRoleArn'],
+        'a self-rotated key manages itself with its own credentials: no role to assume',
+      );
     if (k.externalId !== undefined && k.assumeRoleArn === undefined) {
       issue(['externalId'], 'only allowed together with assumeRoleArn (it is passed to sts:AssumeRole)');
     }

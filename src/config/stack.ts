@@ -115,14 +115,15 @@ export function stackIssues(config: RotatorConfig, target: StackTarget): ConfigI
   };
   config.keys.forEach((k, i) => {
     secret(`keys[${i}].secretId`, k.secretId, 'secretPrefix', 'managed key secrets');
-    k.jenkins.forEach((t, j) =>
-      secret(
-        `keys[${i}].jenkins[${j}].tokenSecretId`,
-        t.tokenSecretId,
-        'tokenSecretPrefix',
-        'Jenkins token secrets',
-      ),
-    );
+    k.jenkins.forEach((t, j) => {
+      if (t.tokenSecretId !== undefined)
+        secret(
+          `keys[${i}].jenkins[${j}].tokenSecretId`,
+          t.tokenSecretId,
+          'tokenSecretPrefix',
+          'Jenkins token secrets',
+        );
+    });
   });
 
   const { snsTopicArn, slackWebhookSecretId } = config.notifications;

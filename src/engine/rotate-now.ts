@@ -55,6 +55,12 @@ export interface RotateNowOptions {
   onProgress?: StepContext['onProgress'];
   /** Each step as it starts, finishes or fails. */
   onStep?: (event: StepEvent) => void;
+  /**
+   * Awaited once testSecret has passed and before finishSecret (which deactivates the old key): a self-rotation
+   * switches its own AWS credentials to the new key here, so that it does not deactivate the key it signs with.
+   * A failure fails the rotation at finishSecret, before anything is deactivated.
+   */
+  beforeFinish?: (token: string) => Promise<void>;
   clock?: Clock;
 }
 
@@ -133,6 +139,7 @@ export async function rotateNow(
   for (const step of STEPS) {
     notify({ step, phase: 'started' });
     try {
+      if (step === 'finishSecret') await opts.beforeFinish?.(token);
       const r = await engine.run(step, key, ctx);
       if (r.attemptId) attemptId = r.attemptId;
       report.steps.push(r);

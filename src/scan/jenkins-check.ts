@@ -47,11 +47,7 @@ export async function checkJenkinsTargets(
         credentialId: t.credentialId,
       };
       try {
-        const client = jenkinsClientFor(
-          t,
-          await cache.get(t.tokenSecretId),
-          key.policy.jenkinsTimeoutSeconds,
-        );
+        const client = jenkinsClientFor(t, await cache.tokenFor(t), key.policy.jenkinsTimeoutSeconds);
         const access = await client.describeAccess(t.store, t.credentialId);
         if (!access.exists)
           return t.createIfMissing

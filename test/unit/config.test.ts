@@ -87,6 +87,7 @@ describe('parseConfig: defaults and normalisation', () => {
       deleteAfterDays: 7,
       jenkinsTimeoutSeconds: 10,
       abandonStuckAfterHours: 24,
+      selfRotationOverdueDays: 2,
     });
   });
 
@@ -100,6 +101,7 @@ describe('parseConfig: defaults and normalisation', () => {
       name: 'dev',
       iamUser: 'jenkins-dev',
       secretId: 'jenkins/dev/aws-key',
+      rotatedBy: 'lambda',
       verify: { ecr: { region: 'us-east-1', registryLogin: true } },
       policy: DEFAULT_POLICY,
       jenkins: [
@@ -135,6 +137,7 @@ describe('parseConfig: defaults and normalisation', () => {
       deleteAfterDays: 2,
       jenkinsTimeoutSeconds: 10,
       abandonStuckAfterHours: 24,
+      selfRotationOverdueDays: 2,
     });
     expect(parsed.keys[1]?.policy).toEqual({ ...DEFAULT_POLICY, maxAgeDays: 60, deleteAfterDays: 5 });
   });
@@ -784,5 +787,54 @@ describe('findKey', () => {
     expect(() => findKey(parsed, { iamUser: 'jenkins-prod' })).toThrow(
       /matches several keys \(prod, prod-eu\)/,
     );
+  });
+});
+
+describe('self-rotated keys', () => {
+  const selfTarget = (over: Obj = {}) => {
+    const t = target(over);
+    delete t['tokenSecretId'];
+    return { ...t, tokenEnv: 'JENKINS_TOKEN' };
+  };
+
+  it('accept a Jenkins token from an environment variable, and only them', () => {
+    const parsed = parseConfig(config({ keys: [key({ rotatedBy: 'self', jenkins: [selfTarget()] })] }));
+    expect(parsed.keys[0]).toMatchObject({ rotatedBy: 'self', jenkins: [{ tokenEnv: 'JENKINS_TOKEN' }] });
+    expect(parsed.keys[0]?.jenkins[0]?.tokenSecretId).toBeUndefined();
+    expect(issuesOf(config({ keys: [key({ jenkins: [selfTarget()] })] }))).toEqual([
+      expect.objectContaining({
+        path: 'keys[0].jenkins[0].tokenEnv',
+        message: expect.stringMatching(/only for a self-rotated key/) as string,
+      }),
+    ]);
+  });
+
+  it('need exactly one source for the Jenkins token', () => {
+    const both = { ...target(), tokenEnv: 'JENKINS_TOKEN' };
+    const none = selfTarget();
+    delete (none as Obj)['tokenEnv'];
+    expect(issuesOf(config({ keys: [key({ rotatedBy: 'self', jenkins: [both] })] }))[0]?.message).toMatch(
+      /not both/,
+    );
+    expect(issuesOf(config({ keys: [key({ rotatedBy: 'self', jenkins: [none] })] }))[0]).toMatchObject({
+      path: 'keys[0].jenkins[0].tokenSecretId',
+      message: expect.stringMatching(/^required/) as string,
+    });
+  });
+
+  it('never assume a role: the key manages itself with its own credentials', () => {
+    expect(
+      issuesOf(
+        config({
+          keys: [
+            key({
+              rotatedBy: 'self',
+              jenkins: [selfTarget()],
+              assumeRoleArn: 'arn:aws:iam::444455556666:role/jenkins-key-rotator-target',
+            }),
+          ],
+        }),
+      ).map((i) => i.path),
+    ).toEqual(['keys[0].assumeRoleArn']);
   });
 });

@@ -1,0 +1,191 @@
+import { IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
+import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
+import { parseConfig, type ManagedKey, type RotatorConfig } from '../../src/config';
+import { selfRotate, selfRotationPolicy } from '../../src/engine/self-rotate';
+import { createLogger } from '../../src/observability/logger';
+import { authenticates as authenticatesAt, type Creds } from '../support/aws';
+import { jenkinsCredential } from '../support/jenkins';
+
+/**
+ * Self-rotation on the local cloud: the key signs in as itself, under nothing but the policy
+ * `self-rotate --print-policy` prints (and its ECR push policy), which the emulator enforces.
+ */
+const KEYS: ScenarioKey[] = [
+  {
+    name: 'edge-ecr-push',
+    iamUser: 'jenkins-edge',
+    ageDays: 100,
+    secretName: 'jenkins/edge/aws-key',
+    credentials: [
+      { store: 'system', credentialId: 'aws-edge', kind: 'aws' },
+      { store: { folder: 'team-a/deploy' }, credentialId: 'aws-edge-userpass', kind: 'usernamePassword' },
+    ],
+    canary: true,
+  },
+];
+const USER = 'jenkins-edge';
+const SECRET = 'jenkins/edge/aws-key';
+const TOKEN_ENV = 'SELF_ROTATE_TEST_JENKINS_TOKEN';
+
+let cloud: LocalCloud;
+let config: RotatorConfig;
+let key: ManagedKey;
+let sm: SecretsManagerClient;
+const log = createLogger('self-rotate-test', 'SILENT');
+
+const keysOfUser = () => cloud.aws.state.keysOf(cloud.aws.state.defaultAccountId, USER);
+const authenticates = (creds: Creds) => authenticatesAt(cloud.aws.url, creds);
+const aws = () => ({ region: 'us-east-1', endpoint: cloud.aws.url });
+
+async function currentSecret(): Promise<Creds> {
+  const r = await sm.send(new GetSecretValueCommand({ SecretId: SECRET }));
+  return JSON.parse(r.SecretString ?? '{}') as Creds;
+}
+
+/** What a new Jenkins build would get: the key the system credential holds. */
+async function jenkinsKey(): Promise<Creds> {
+  const c = await jenkinsCredential(cloud, 'system', 'aws-edge');
+  return { accessKeyId: String(c['accessKey']), secretAccessKey: String(c['secretKey']) };
+}
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({ aws: { propagationDelayMs: 200 } });
+  const seeded = await seedScenario(cloud, KEYS);
+  // The rotator's Jenkins token comes from the job's environment: the key may read no secret but its own.
+  const raw = structuredClone(seeded.config) as { keys: Record<string, unknown>[] };
+  process.env[TOKEN_ENV] = cloud.jenkins.state.users.get('key-rotator')?.apiTokens[0] ?? '';
+  for (const k of raw.keys) {
+    k['rotatedBy'] = 'self';
+    for (const t of k['jenkins'] as Record<string, unknown>[]) {
+      delete t['tokenSecretId'];
+      t['tokenEnv'] = TOKEN_ENV;
+    }
+  }
+  config = parseConfig(raw);
+  key = config.keys[0] as ManagedKey;
+  const iam = new IAMClient(cloud.aws.adminClientConfig());
+  sm = new SecretsManagerClient(cloud.aws.adminClientConfig());
+  const secretArn = seeded.seeded[0]?.secretArn ?? '';
+  const policy = selfRotationPolicy({
+    accountId: cloud.aws.state.defaultAccountId,
+    userPath: '/jenkins/',
+    secretArn: `${secretArn.slice(0, -7)}-??????`,
+  });
+  // Inline policies replace the seeded permissions: from now on the user may do exactly this, and push to ECR.
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: USER,
+      PolicyName: 'self-rotation',
+      PolicyDocument: JSON.stringify(policy),
+    }),
+  );
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: USER,
+      PolicyName: 'ecr-push',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:PutImage'], Resource: '*' }],
+      }),
+    }),
+  );
+  iam.destroy();
+});
+
+afterAll(async () => {
+  sm.destroy();
+  delete process.env[TOKEN_ENV];
+  await cloud.close();
+});
+
+describe('key-rotator self-rotate, under the self-only policy', () => {
+  it('rotates the key it signs in with: new key current, in Jenkins and verified, the old one refused', async () => {
+    const old = await jenkinsKey();
+    const from = cloud.aws.state.calls.lastSeq;
+    const r = await selfRotate({ config, key, aws: aws(), initial: old, log, clockSkewMs: 2_000 });
+    const to = cloud.aws.state.calls.lastSeq;
+    expect(r.error).toBeUndefined();
+    expect(r.outcome).toBe('rotated');
+    const now = await currentSecret();
+    expect(now.accessKeyId).not.toBe(old.accessKeyId);
+    expect(r).toMatchObject({ signedInWith: old.accessKeyId, endedWith: now.accessKeyId });
+    expect(await jenkinsKey()).toEqual({
+      accessKeyId: now.accessKeyId,
+      secretAccessKey: now.secretAccessKey,
+    });
+    expect(
+      (await jenkinsCredential(cloud, { folder: 'team-a/deploy' }, 'aws-edge-userpass'))['username'],
+    ).toBe(now.accessKeyId);
+    expect(await authenticates(now)).toBe(true);
+    expect(await authenticates(old)).toBe(false);
+    expect(
+      keysOfUser()
+        .map((k) => [k.accessKeyId, k.status])
+        .sort(),
+    ).toEqual(
+      [
+        [now.accessKeyId, 'Active'],
+        [old.accessKeyId, 'Inactive'],
+      ].sort(),
+    );
+    // Every AWS call was made by the key itself, and the old key was deactivated by the new one.
+    // (Probes of the new key before IAM has propagated it are refused: they have no caller.)
+    const calls = cloud.aws.state.calls
+      .since(from)
+      .filter((c) => c.seq <= to && c.emulator === 'aws' && c.origin === 'client' && c.caller !== null);
+    expect(new Set(calls.map((c) => c.caller))).toEqual(
+      new Set([`arn:aws:iam::${cloud.aws.state.defaultAccountId}:user/jenkins/${USER}`]),
+    );
+    expect(calls.filter((c) => !c.ok && c.error === 'AccessDenied')).toEqual([]);
+    const deactivation = calls.find((c) => c.point === 'iam:UpdateAccessKey');
+    expect(deactivation?.accessKeyId).toBe(now.accessKeyId);
+  });
+
+  it('the next run, from a new build, finds nothing due; one with the dead old key is refused clearly', async () => {
+    const r = await selfRotate({ config, key, aws: aws(), initial: await jenkinsKey(), log });
+    expect(r.outcome).toBe('not-due');
+    expect(r.actions.join(' ')).toMatch(/not due: key AKIA\w+ is 0 days old, rotated at 90 days/);
+    const stale = keysOfUser().find((k) => k.status === 'Inactive');
+    const staleCreds = {
+      accessKeyId: stale?.accessKeyId ?? '',
+      secretAccessKey: stale?.secretAccessKey ?? '',
+    };
+    const refused = await selfRotate({ config, key, aws: aws(), initial: staleCreds, log });
+    expect(refused.outcome).toBe('failed');
+    expect(refused.error?.message).toMatch(/AWS refuses the credentials of this environment.*new build/);
+  });
+
+  it('refuses credentials that are not the key’s own, changing nothing', async () => {
+    const before = JSON.stringify(keysOfUser());
+    const r = await selfRotate({
+      config,
+      key,
+      aws: aws(),
+      initial: { accessKeyId: cloud.aws.admin.accessKeyId, secretAccessKey: cloud.aws.admin.secretAccessKey },
+      log,
+      force: true,
+    });
+    expect(r.outcome).toBe('failed');
+    expect(r.error?.message).toMatch(/not of IAM user jenkins-edge/);
+    expect(JSON.stringify(keysOfUser())).toBe(before);
+  });
+
+  it('--force rotates a key that is not due, still under the self-only policy', async () => {
+    const old = await jenkinsKey();
+    const r = await selfRotate({
+      config,
+      key,
+      aws: aws(),
+      initial: old,
+      log,
+      force: true,
+      clockSkewMs: 2_000,
+    });
+    expect(r.outcome).toBe('rotated');
+    expect((await currentSecret()).accessKeyId).not.toBe(old.accessKeyId);
+    expect(await authenticates(old)).toBe(false);
+  });
+});
