@@ -1,10 +1,11 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { writeProfileKey, type CredentialsFile } from '../aws/credentials-file';
 import { AwsKeyProbe } from '../aws/probe';
 import { compose, type Composition } from '../compose';
 import type { ManagedKey, RotatorConfig } from '../config';
 import { diagnoseRotation } from '../domain/diagnose';
 import { InputError, messageOf, RotationError } from '../domain/errors';
-import { ageInDays, parseKeySecret, type Credentials } from '../domain/keys';
+import { ageInDays, parseKeySecret, toCredentials, type Credentials } from '../domain/keys';
 import { arnIsUser } from './engine';
 import { systemClock, type Clock, type Log } from './ports';
 import {
@@ -58,6 +59,12 @@ export interface SelfRotateInput {
   rotate?: Pick<RotateNowOptions, 'onStep' | 'onProgress' | 'signal' | 'deadline' | 'rollbackKeyDeletion'>;
   /** For tests on one clock (see EngineDeps.clockSkewMs). */
   clockSkewMs?: number;
+  /**
+   * A run outside Jenkins (cron, a container) signs in with a profile of the shared credentials file: every
+   * switch of key is written there first, before the old key can be deactivated, so the next run starts with a
+   * key that works.
+   */
+  credentialsFile?: CredentialsFile;
 }
 
 export interface SelfRotateReport {
@@ -86,6 +93,16 @@ export async function selfRotate(input: SelfRotateInput): Promise<SelfRotateRepo
   const { key, log } = input;
   const clock = input.clock ?? systemClock;
   const creds = new SwitchableCredentials(input.initial);
+  const switchTo = async (next: Credentials, why: string) => {
+    if (input.credentialsFile) {
+      await writeProfileKey(input.credentialsFile, next);
+      report.actions.push(
+        `wrote key ${next.accessKeyId} to profile ${input.credentialsFile.profile} of ${input.credentialsFile.path}`,
+      );
+    }
+    creds.use(next);
+    report.actions.push(why);
+  };
   const composition = compose(
     input.config,
     { ...input.aws, credentials: creds.provider },
@@ -121,12 +138,14 @@ export async function selfRotate(input: SelfRotateInput): Promise<SelfRotateRepo
         `the AWS credentials of this environment are those of ${arn}, not of IAM user ${key.iamUser}, whose key ${key.name} this rotates: a self-rotation signs in with the key it rotates`,
         { fields: ['credentials'] },
       );
-    await useCurrentKey(composition, key, creds, probe, report);
+    await useCurrentKey(composition, key, creds, probe, report, switchTo);
     const beforeFinish = async (token: string) => {
       const raw = await composition.secrets.getValue(key.secretId, { versionId: token, stage: 'AWSPENDING' });
       const pending = parseKeySecret(raw, `AWSPENDING of ${key.secretId}`);
-      creds.use(pending);
-      report.actions.push(`switched this run's AWS credentials to the new key ${pending.accessKeyId}`);
+      await switchTo(
+        toCredentials(pending),
+        `switched this run's AWS credentials to the new key ${pending.accessKeyId}`,
+      );
     };
     const opts = { ...input.rotate, beforeFinish };
     const obs = await composition.engine.observeRotation(key);
@@ -183,6 +202,7 @@ async function useCurrentKey(
   creds: SwitchableCredentials,
   probe: AwsKeyProbe,
   report: SelfRotateReport,
+  switchTo: (next: Credentials, why: string) => Promise<void>,
 ): Promise<void> {
   const raw = await composition.secrets.getValue(key.secretId, { stage: 'AWSCURRENT' });
   const current = parseKeySecret(raw, `AWSCURRENT of ${key.secretId}`);
@@ -191,12 +211,12 @@ async function useCurrentKey(
     (arn) => arnIsUser(arn, key.iamUser),
     () => false,
   );
-  if (works) {
-    creds.use(current);
-    report.actions.push(
+  if (works)
+    await switchTo(
+      toCredentials(current),
       `this environment signed in with key ${report.signedInWith}; AWSCURRENT holds ${current.accessKeyId}, which works: signing with it`,
     );
-  } else
+  else
     report.warnings.push(
       `AWSCURRENT's key ${current.accessKeyId} is not the key of this environment and does not authenticate: continuing with ${creds.current.accessKeyId}`,
     );

@@ -1,8 +1,12 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
+import { readProfileKey } from '../../src/aws/credentials-file';
 import { parseConfig, type ManagedKey, type RotatorConfig } from '../../src/config';
 import { selfRotate, selfRotationPolicy } from '../../src/engine/self-rotate';
 import { createLogger } from '../../src/observability/logger';
@@ -171,6 +175,28 @@ describe('key-rotator self-rotate, under the self-only policy', () => {
     expect(r.outcome).toBe('failed');
     expect(r.error?.message).toMatch(/not of IAM user jenkins-edge/);
     expect(JSON.stringify(keysOfUser())).toBe(before);
+  });
+
+  it('outside Jenkins (cron): the new key is written to the credentials file before the old one is deactivated', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jkr-self-'));
+    const file = { path: join(dir, 'credentials'), profile: 'edge' };
+    const old = await jenkinsKey();
+    await writeFile(
+      file.path,
+      `[edge]\naws_access_key_id = ${old.accessKeyId}\naws_secret_access_key = ${old.secretAccessKey}\n`,
+    );
+    const initial = await readProfileKey(file);
+    if (!initial) throw new Error('no key in the file');
+    const r = await selfRotate({ config, key, aws: aws(), initial, log, force: true, credentialsFile: file });
+    expect(r.outcome).toBe('rotated');
+    const now = await currentSecret();
+    expect(await readProfileKey(file)).toEqual({
+      accessKeyId: now.accessKeyId,
+      secretAccessKey: now.secretAccessKey,
+    });
+    // The next cron run starts from the file, and finds nothing to do.
+    const next = await selfRotate({ config, key, aws: aws(), initial: now, log, credentialsFile: file });
+    expect(next.outcome).toBe('not-due');
   });
 
   it('--force rotates a key that is not due, still under the self-only policy', async () => {
