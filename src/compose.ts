@@ -32,11 +32,12 @@ export function compose(
   aws: AwsSetup,
   log: Log,
   clock: Clock = systemClock,
-  tuning: { clockSkewMs?: number } = {},
+  tuning: { clockSkewMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Composition {
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
-  const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }));
+  // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
+  const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }), tuning.env);
   // One IAM client pair per role (and external id): keys behind the same role share its cached credentials.
   const roleIam = new Map<string, { iam: IAMClient; iamOnce: IAMClient }>();
   const iamPairFor = (key: ManagedKey): { iam: IAMClient; iamOnce: IAMClient } => {
@@ -82,7 +83,7 @@ export function compose(
     probe: new AwsKeyProbe(aws),
     clock,
     log,
-    ...tuning,
+    ...(tuning.clockSkewMs !== undefined ? { clockSkewMs: tuning.clockSkewMs } : {}),
   });
   const arnCache = new Map<string, ManagedKey>();
   return {

@@ -65,6 +65,10 @@ export interface SelfRotateInput {
    * key that works.
    */
   credentialsFile?: CredentialsFile;
+  /** Where `tokenEnv` variables are read (default: the process environment). */
+  env?: NodeJS.ProcessEnv;
+  /** Awaited once the new key is verified (testSecret passed), before anything else happens. */
+  afterVerified?: (token: string) => Promise<void>;
 }
 
 export interface SelfRotateReport {
@@ -103,13 +107,10 @@ export async function selfRotate(input: SelfRotateInput): Promise<SelfRotateRepo
     creds.use(next);
     report.actions.push(why);
   };
-  const composition = compose(
-    input.config,
-    { ...input.aws, credentials: creds.provider },
-    log,
-    clock,
-    input.clockSkewMs !== undefined ? { clockSkewMs: input.clockSkewMs } : {},
-  );
+  const composition = compose(input.config, { ...input.aws, credentials: creds.provider }, log, clock, {
+    ...(input.clockSkewMs !== undefined ? { clockSkewMs: input.clockSkewMs } : {}),
+    ...(input.env ? { env: input.env } : {}),
+  });
   const probe = new AwsKeyProbe({ ...input.aws });
   const report: SelfRotateReport = {
     key: key.name,
@@ -140,6 +141,7 @@ export async function selfRotate(input: SelfRotateInput): Promise<SelfRotateRepo
       );
     await useCurrentKey(composition, key, creds, probe, report, switchTo);
     const beforeFinish = async (token: string) => {
+      await input.afterVerified?.(token);
       const raw = await composition.secrets.getValue(key.secretId, { versionId: token, stage: 'AWSPENDING' });
       const pending = parseKeySecret(raw, `AWSPENDING of ${key.secretId}`);
       await switchTo(

@@ -3,6 +3,7 @@ import { lambdaContext } from '../../localcloud/wire';
 import { compose } from '../../src/compose';
 import { parseConfig } from '../../src/config';
 import { STEPS } from '../../src/engine/engine';
+import { selfRotate } from '../../src/engine/self-rotate';
 import { createLogger } from '../../src/observability/logger';
 
 /** What a process needs to run the rotation hook against a fault-matrix world. */
@@ -16,6 +17,12 @@ export interface ChildSpec {
   markerUrl: string;
   remainingMs: number;
   clockSkewMs: number;
+  /** `self`: a self-rotation signing in with `initial`, its Jenkins token in `tokenEnv`. */
+  mode: 'hook' | 'self';
+  initial?: { accessKeyId: string; secretAccessKey: string };
+  tokenEnv?: { name: string; value: string };
+  /** A self-rotation whose earlier run died: take its rotation over although its lease has not run out. */
+  takeOverRunning?: boolean;
 }
 
 export interface StepOutcome {
@@ -67,4 +74,34 @@ export function hookInvoker(spec: ChildSpec, passed: (token: string) => Promise<
       composition.clients.sts.destroy();
     }
   };
+}
+
+/**
+ * One self-rotation run (`key-rotator self-rotate`): signs in with `spec.initial`, resumes or rotates. Reported as
+ * a single step; `passed` is awaited once the new key is verified, before the old one can be deactivated.
+ */
+export async function selfRun(
+  spec: ChildSpec,
+  passed: (token: string) => Promise<void>,
+): Promise<StepOutcome[]> {
+  if (!spec.initial || !spec.tokenEnv)
+    throw new Error('a self-rotation needs initial credentials and a token');
+  const config = parseConfig(spec.config);
+  const key = config.keys[0];
+  if (!key) throw new Error('no key');
+  const r = await selfRotate({
+    config,
+    key,
+    aws: { region: spec.region, endpoint: spec.awsUrl },
+    initial: spec.initial,
+    log: createLogger('fault-matrix', 'SILENT'),
+    env: { [spec.tokenEnv.name]: spec.tokenEnv.value },
+    takeOverRunning: spec.takeOverRunning === true,
+    clockSkewMs: spec.clockSkewMs,
+    rotate: { deadline: Date.now() + spec.remainingMs - 15_000 },
+    afterVerified: passed,
+  });
+  // The next run after a finished rotation finds the new key not due: that is a success too.
+  const ok = r.outcome !== 'failed';
+  return [{ step: 'self-rotate', ok, ...(ok ? {} : { error: `${r.outcome}: ${r.error?.message ?? '?'}` }) }];
 }

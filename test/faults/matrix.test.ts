@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { report } from '../support/report';
+import type { Mode } from './world';
 import {
   KINDS,
   pointLabel,
@@ -17,15 +18,22 @@ import {
  * each in a local cloud of its own.
  */
 const FULL = process.env['FAULT_MATRIX'] === 'full';
-const points = await recordPoints();
+const MODES: readonly Mode[] = ['hook', 'self'];
+const pointsOf: Record<Mode, Point[]> = {
+  hook: await recordPoints('hook'),
+  self: await recordPoints('self'),
+};
+const points = pointsOf.hook;
 
-const cases: { point: Point; kind: Kind }[] = FULL
-  ? KINDS.flatMap((kind) => points.map((point) => ({ point, kind })))
-  : SLICE.map(({ kind, name, occurrence }) => {
-      const point = points.find((p) => name.test(p.name) && p.occurrence === occurrence);
+const cases: { mode: Mode; point: Point; kind: Kind }[] = FULL
+  ? MODES.flatMap((mode) => KINDS.flatMap((kind) => pointsOf[mode].map((point) => ({ mode, point, kind }))))
+  : SLICE.map(({ mode = 'hook', kind, name, occurrence }) => {
+      const point = pointsOf[mode].find((p) => name.test(p.name) && p.occurrence === occurrence);
       if (!point)
-        throw new Error(`the slice names ${String(name)} #${occurrence}, which a rotation no longer makes`);
-      return { point, kind };
+        throw new Error(
+          `the slice names ${String(name)} #${occurrence}, which a ${mode} rotation no longer makes`,
+        );
+      return { mode, point, kind };
     });
 const results: CaseResult[] = [];
 
@@ -56,9 +64,9 @@ describe('the recorded rotation', () => {
 });
 
 describe.concurrent(`fault matrix (${FULL ? 'full' : 'slice'})`, () => {
-  for (const { point, kind } of cases)
-    it(`${kind} at ${pointLabel(point)}`, async () => {
-      const r = await runCase(point, kind);
+  for (const { mode, point, kind } of cases)
+    it(`${mode}: ${kind} at ${pointLabel(point)}`, async () => {
+      const r = await runCase(point, kind, mode);
       results.push(r);
       expect(r.reached, 'the fault hit its call').toBe(true);
       expect(r.problems, `first run: ${r.firstRun}`).toEqual([]);
@@ -66,11 +74,15 @@ describe.concurrent(`fault matrix (${FULL ? 'full' : 'slice'})`, () => {
 });
 
 afterAll(() => {
-  const converged = results.filter((r) => r.reached && r.problems.length === 0).length;
-  const kinds = new Set(cases.map((c) => c.kind)).size;
-  const pointCount = new Set(cases.map((c) => pointLabel(c.point))).size;
-  const retries = results.reduce((n, r) => n + r.retries, 0);
-  report(
-    `\nfault matrix (${FULL ? 'full' : 'slice'}): ${pointCount} points × ${kinds} kinds = ${cases.length} cases, ${converged} converged (${retries} same-token retries in all)\n`,
-  );
+  let text = '';
+  for (const mode of MODES) {
+    const mine = cases.filter((c) => c.mode === mode);
+    const done = results.filter((r) => r.mode === mode);
+    const converged = done.filter((r) => r.reached && r.problems.length === 0).length;
+    const kinds = new Set(mine.map((c) => c.kind)).size;
+    const pointCount = new Set(mine.map((c) => pointLabel(c.point))).size;
+    const retries = done.reduce((n, r) => n + r.retries, 0);
+    text += `fault matrix (${FULL ? 'full' : 'slice'}, ${mode === 'hook' ? 'rotation hook' : 'self-rotation'}): ${pointCount} points × ${kinds} kinds = ${mine.length} cases, ${converged} converged (${retries} retries in all)\n`;
+  }
+  report(`\n${text}`);
 });

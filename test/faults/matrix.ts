@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Fault } from '../../localcloud/aws/state';
 import type { JenkinsFault } from '../../localcloud/jenkins/state';
 import type { StepOutcome } from './hook';
-import { World } from './world';
+import { World, type Mode } from './world';
 
 /**
  * The fault matrix: every outside call a rotation makes (a "point": the call's name and which occurrence of it),
@@ -25,12 +25,12 @@ export interface Point {
 export const pointLabel = (p: Point) => `${p.name} #${p.occurrence}`;
 
 /** Runs one clean rotation and lists the rotator's own outside calls (not the canary build's), in order. */
-export async function recordPoints(): Promise<Point[]> {
-  const world = await World.start();
+export async function recordPoints(mode: Mode = 'hook'): Promise<Point[]> {
+  const world = await World.start(mode);
   try {
-    const token = await world.startRotation();
+    const token = mode === 'hook' ? await world.startRotation() : '';
     const from = world.calls.lastSeq;
-    const steps = await world.runSteps(token);
+    const steps = mode === 'hook' ? await world.runSteps(token) : await world.selfRunNow();
     if (!steps.every((s) => s.ok)) throw new Error(`the clean rotation failed: ${JSON.stringify(steps)}`);
     const seen = new Map<string, number>();
     return world.calls
@@ -119,6 +119,7 @@ async function runChild(world: World, token: string): Promise<{ outcomes: StepOu
 }
 
 export interface CaseResult {
+  mode: Mode;
   point: Point;
   kind: Kind;
   /** The fault hit its call (a point a run does not reach again would make the case vacuous). */
@@ -134,16 +135,18 @@ export interface CaseResult {
 /** Secrets Manager retries a failed rotation "multiple times"; every case must converge within this many. */
 export const MAX_RETRIES = 3;
 
-export async function runCase(point: Point, kind: Kind): Promise<CaseResult> {
-  const world = await World.start();
+export async function runCase(point: Point, kind: Kind, mode: Mode = 'hook'): Promise<CaseResult> {
+  const world = await World.start(mode);
   try {
-    const token = await world.startRotation();
+    const token = mode === 'hook' ? await world.startRotation() : '';
     const id = install(world, point, kind);
+    const run = (opts: { takeOverRunning?: boolean } = {}) =>
+      mode === 'hook' ? world.runSteps(token) : world.selfRunNow(opts);
     let firstRun: string;
     if (kind === 'crash') {
       const r = await runChild(world, token);
       firstRun = r.killed ? 'killed' : describe(r.outcomes);
-    } else firstRun = describe(await world.runSteps(token));
+    } else firstRun = describe(await run());
     const reached = world.calls.calls.some((c) => c.fault?.id === id);
     // The fault was transient: it is gone when Secrets Manager tries again.
     world.cloud.aws.state.faults = [];
@@ -152,13 +155,15 @@ export async function runCase(point: Point, kind: Kind): Promise<CaseResult> {
     let last: StepOutcome[] = [];
     while (retries < MAX_RETRIES) {
       retries += 1;
-      last = await world.runSteps(token);
+      // Secrets Manager retries with the same token; the next self-rotation run starts from a new build, and
+      // after a crash the operator knows the earlier run is gone.
+      last = await run({ takeOverRunning: kind === 'crash' });
       if (last.every((s) => s.ok)) break;
     }
     const problems = await world.problems();
     if (!last.every((s) => s.ok))
       problems.unshift(`still failing after ${retries} retries: ${describe(last)}`);
-    return { point, kind, reached, firstRun, retries, problems };
+    return { mode, point, kind, reached, firstRun, retries, problems };
   } finally {
     await world.close();
   }
@@ -173,7 +178,7 @@ function describe(outcomes: StepOutcome[]): string {
  * What `npm test` runs of the matrix: every kind at a few points chosen to cover each service and the calls
  * whose repetition is dangerous (CreateAccessKey, the stage moves, Jenkins writes and the crumb, the canary).
  */
-export const SLICE: readonly { kind: Kind; name: RegExp; occurrence: number }[] = [
+export const SLICE: readonly { mode?: Mode; kind: Kind; name: RegExp; occurrence: number }[] = [
   { kind: 'crash', name: /^iam:CreateAccessKey$/, occurrence: 1 },
   { kind: 'crash', name: /^secretsmanager:PutSecretValue$/, occurrence: 1 },
   { kind: 'crash', name: /^secretsmanager:UpdateSecretVersionStage$/, occurrence: 1 },
@@ -187,4 +192,8 @@ export const SLICE: readonly { kind: Kind; name: RegExp; occurrence: number }[] 
   { kind: 'throttle', name: /^sts:GetCallerIdentity$/, occurrence: 1 },
   { kind: 'throttle', name: /^jenkins:POST .*buildWithParameters$/, occurrence: 1 },
   { kind: 'throttle', name: /^iam:ListAccessKeys$/, occurrence: 3 },
+  { mode: 'self', kind: 'crash', name: /^iam:CreateAccessKey$/, occurrence: 1 },
+  { mode: 'self', kind: 'crash', name: /^iam:UpdateAccessKey$/, occurrence: 1 },
+  { mode: 'self', kind: 'drop', name: /^secretsmanager:UpdateSecretVersionStage$/, occurrence: 1 },
+  { mode: 'self', kind: '5xx', name: /^jenkins:POST .*aws-prod\/config\.xml$/, occurrence: 1 },
 ];

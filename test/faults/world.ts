@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { waitForRotations } from '../../localcloud/aws/secretsmanager';
 import type { KeyEvent } from '../../localcloud/aws/state';
@@ -7,8 +8,9 @@ import type { CallLog } from '../../localcloud/calls';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
 import { parseConfig, type RotatorConfig } from '../../src/config';
+import { selfRotationPolicy } from '../../src/engine/self-rotate';
 import { authenticates } from '../support/aws';
-import { hookInvoker, type ChildSpec, type StepOutcome } from './hook';
+import { hookInvoker, selfRun, type ChildSpec, type StepOutcome } from './hook';
 
 export type { ChildSpec, StepOutcome };
 
@@ -45,6 +47,47 @@ export const IDLE_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:111122223333:function:f
 export const MATRIX_CLOCK_SKEW_MS = 2_000;
 /** Each step invocation's Lambda time: its deadline is this less the 15 s safety margin. */
 export const STEP_REMAINING_MS = 25_000;
+/** Where a self-rotation reads the rotator's Jenkins token (the job binds it from Jenkins' store). */
+const SELF_TOKEN_ENV = 'FAULT_MATRIX_JENKINS_TOKEN';
+
+/**
+ * `hook`: the scheduled path, Secrets Manager driving the rotation hook. `self`: `key-rotator self-rotate` next to
+ * Jenkins, signing in with the key it rotates under nothing but the self-only policy (and ECR push).
+ */
+export type Mode = 'hook' | 'self';
+
+/**
+ * The seeded configuration, made a self-rotation: the key has rotatedBy "self", the rotator's Jenkins token comes
+ * from an environment variable, and the IAM user may do exactly what `self-rotate --print-policy` prints, plus push
+ * to ECR (inline policies replace the seeded permissions in the emulator).
+ */
+async function asSelfRotation(cloud: LocalCloud, seeded: unknown, secretArn: string): Promise<unknown> {
+  const raw = structuredClone(seeded) as { keys: Record<string, unknown>[] };
+  for (const k of raw.keys) {
+    k['rotatedBy'] = 'self';
+    for (const t of k['jenkins'] as Record<string, unknown>[]) {
+      delete t['tokenSecretId'];
+      t['tokenEnv'] = SELF_TOKEN_ENV;
+    }
+  }
+  const iam = new IAMClient(cloud.aws.adminClientConfig());
+  const policy = selfRotationPolicy({
+    accountId: cloud.aws.state.defaultAccountId,
+    userPath: '/jenkins/',
+    secretArn: `${secretArn.slice(0, -7)}-??????`,
+  });
+  const put = (PolicyName: string, document: unknown) =>
+    iam.send(
+      new PutUserPolicyCommand({ UserName: USER, PolicyName, PolicyDocument: JSON.stringify(document) }),
+    );
+  await put('self-rotation', policy);
+  await put('ecr-push', {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:PutImage'], Resource: '*' }],
+  });
+  iam.destroy();
+  return raw;
+}
 
 interface Credential {
   accessKeyId: string;
@@ -57,6 +100,7 @@ export class World {
   private constructor(
     /** Versions (tokens) whose testSecret passed. */
     readonly testPassed: Set<string>,
+    readonly mode: Mode,
     readonly cloud: LocalCloud,
     readonly rawConfig: unknown,
     readonly config: RotatorConfig,
@@ -66,9 +110,11 @@ export class World {
     private readonly sm: SecretsManagerClient,
   ) {}
 
-  static async start(): Promise<World> {
+  static async start(mode: Mode = 'hook'): Promise<World> {
     const cloud = await startLocalCloud({ aws: { propagationDelayMs: 0 } });
-    const { config: raw, seeded } = await seedScenario(cloud, MATRIX_KEYS);
+    const { config: seededConfig, seeded } = await seedScenario(cloud, MATRIX_KEYS);
+    const raw =
+      mode === 'self' ? await asSelfRotation(cloud, seededConfig, seeded[0]?.secretArn ?? '') : seededConfig;
     const config = parseConfig(raw);
     cloud.aws.state.rotationFunctions.set(IDLE_LAMBDA_ARN, () => Promise.resolve(undefined));
     const seededId = seeded[0]?.accessKeyId ?? '';
@@ -91,6 +137,7 @@ export class World {
     const markerUrl = `http://127.0.0.1:${(marker.address() as AddressInfo).port}/`;
     const world = new World(
       testPassed,
+      mode,
       cloud,
       raw,
       config,
@@ -134,7 +181,33 @@ export class World {
       markerUrl: this.markerUrl,
       remainingMs: STEP_REMAINING_MS,
       clockSkewMs: MATRIX_CLOCK_SKEW_MS,
+      mode: this.mode,
+      ...(this.mode === 'self'
+        ? {
+            initial: this.buildKey(),
+            tokenEnv: {
+              name: SELF_TOKEN_ENV,
+              value: this.cloud.jenkins.state.users.get('key-rotator')?.apiTokens[0] ?? '',
+            },
+          }
+        : {}),
     };
+  }
+
+  /** What a new Jenkins build gets to sign in with: the key the system credential holds. */
+  buildKey(): Credential {
+    const key = this.jenkinsHolds()[0]?.key;
+    if (!key) throw new Error('the system credential holds no key');
+    return key;
+  }
+
+  /** One self-rotation run in this process, signing in with what a new build would get. */
+  selfRunNow(opts: { takeOverRunning?: boolean } = {}): Promise<StepOutcome[]> {
+    const spec = { ...this.childSpec(''), ...(opts.takeOverRunning ? { takeOverRunning: true } : {}) };
+    return selfRun(spec, (t) => {
+      this.testPassed.add(t);
+      return Promise.resolve();
+    });
   }
 
   /** The rotation hook as Secrets Manager invokes it: the steps in order, stopping at the first failure. */
