@@ -169,6 +169,8 @@ describe('audit', () => {
 describe('plan report', () => {
   const plan: ScanPlan = {
     now: NOW,
+    repair: [],
+    problems: [],
     rotate: [
       {
         key: 'prod-ecr-push',
