@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rawKey } from '../support/config-fixture';
+import { rawKey, rawKeyNamed } from '../support/config-fixture';
 import { parseConfig } from '../../src/config';
 import { planScan, type PlanOptions } from '../../src/scan/plan';
 import type { Attempt } from '../../src/domain/attempts';
@@ -581,15 +581,7 @@ describe('planScan: rotation problems, and what the scan repairs by itself', () 
   it('lists problems most severe first', () => {
     const cfg = parseConfig({
       version: 1,
-      keys: [
-        rawKey(),
-        rawKey({
-          name: 'dev',
-          iamUser: 'jenkins-dev',
-          secretId: 'jenkins/dev/aws-key',
-          jenkins: [{ ...rawKey().jenkins[0], credentialId: 'aws-dev' }],
-        }),
-      ],
+      keys: [rawKey(), rawKeyNamed('dev')],
     });
     const dev: InventoryUser = {
       ...otherUser('jenkins-dev', [key('AKIADEV0000000000001', 5)]),
