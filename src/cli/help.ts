@@ -104,8 +104,9 @@ Options:
                    (default: "emergency rotation from the key-rotator CLI")
   --delete-old     delete the old key instead of leaving it inactive (at once with --emergency, otherwise after
                    the rotation succeeded); also confirms deleting a rollback key to make room
-  --json           print the report as one JSON document (with --resume or --abandon: what was found, the
-                   outcome, the continued rotation's report, the actions)
+  --json           print the report as one JSON document (a failed rotation adds problems[]: what it left, each
+                   with its fix; with --resume or --abandon: what was found, the outcome, the continued
+                   rotation's report, the actions)
 
 Ctrl-C stops at the next wait and undoes the rotation (a second Ctrl-C quits at once).
 Exit 1 when the rotation failed or needs a confirmation (with --emergency: when anything but a clean rotation
