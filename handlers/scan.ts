@@ -31,12 +31,15 @@ function publishMetrics(metrics: Metrics, s: ScanSummary): void {
   metrics.addMetric('RotationFailures', MetricUnit.Count, s.counts.failed);
   metrics.addMetric('KeysDeleted', MetricUnit.Count, s.counts.deleted);
   metrics.addMetric('UnmanagedStaleKeys', MetricUnit.Count, s.counts.unmanagedStale);
+  metrics.addMetric('RotationsRepaired', MetricUnit.Count, s.counts.repaired);
+  metrics.addMetric('RotationProblems', MetricUnit.Count, s.counts.problems);
   metrics.publishStoredMetrics();
 }
 
 /**
- * The scheduled scan (EventBridge): runs the scan over every target, then reports one summary as the result, one
- * log line, CloudWatch metrics (EMF) and notifications; finally throws if anything failed, so alarms fire.
+ * The scheduled scan (EventBridge): runs the scan over every target (repairing what it safely can first), then
+ * reports one summary as the result, one log line, CloudWatch metrics (EMF) and notifications; finally throws if
+ * anything failed or a problem of severity error is left, so alarms fire.
  */
 export function createScanHandler(deps: ScanDeps) {
   return middy(async (): Promise<ScanSummary> => {

@@ -33,6 +33,10 @@ const COMMAND_OPTIONS = {
     emergency: { type: 'boolean' },
     'delete-old': { type: 'boolean' },
     reason: { type: 'string' },
+    resume: { type: 'boolean' },
+    abandon: { type: 'boolean' },
+    force: { type: 'boolean' },
+    yes: { type: 'boolean', short: 'y' },
   },
   'validate-config': {
     json: { type: 'boolean' },
@@ -76,7 +80,13 @@ export interface RotateArgs {
   target: string;
   json: boolean;
   emergency: boolean;
+  /** `--resume` or `--abandon`: the way out of a rotation in flight, instead of a new rotation. */
+  recovery?: 'resume' | 'abandon';
+  /** With `recovery`: the rotation's own invocation is gone although its lease has not run out yet. */
+  force: boolean;
   deleteOld: boolean;
+  /** `--yes`: making room may delete the last rotation's rollback key (inside its grace period). */
+  yes: boolean;
   reason?: string;
 }
 export interface ValidateArgs {
@@ -209,6 +219,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
         throw new UsageError(
           `"${target}" is an access key id: a leaked key is handled with --emergency (key-rotator rotate ${target} --emergency --reason "…"); otherwise name the IAM user`,
         );
+      const recovery = recoveryOf(values, emergency);
       return {
         kind: 'run',
         global,
@@ -217,7 +228,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
           target,
           json,
           emergency,
+          ...(recovery ? { recovery } : {}),
+          force: values.force === true,
           deleteOld: values['delete-old'] === true,
+          yes: values.yes === true,
           ...(values.reason !== undefined ? { reason: nonEmpty('--reason', values.reason) } : {}),
         },
       };
@@ -263,6 +277,33 @@ function stageName(value: string): string {
   if (!/^[a-zA-Z0-9-]+$/.test(value))
     throw new UsageError(`option --stage must be a stage name of letters, digits and "-" (got "${value}")`);
   return value;
+}
+
+/** `--resume` or `--abandon`, checked against the options they exclude or need. */
+function recoveryOf(
+  values: { resume?: boolean; abandon?: boolean; force?: boolean; yes?: boolean; 'delete-old'?: boolean },
+  emergency: boolean,
+): RotateArgs['recovery'] {
+  const resume = values.resume === true;
+  const abandon = values.abandon === true;
+  if (resume && abandon)
+    throw new UsageError(
+      'options --resume and --abandon exclude each other: continue the rotation, or undo it',
+    );
+  const recovery = resume ? 'resume' : abandon ? 'abandon' : undefined;
+  if (recovery && emergency)
+    throw new UsageError(
+      `option --${recovery} does not go with --emergency: an emergency takes a rotation in flight over by itself`,
+    );
+  if (values.force === true && !recovery)
+    throw new UsageError(
+      'option --force goes with --resume or --abandon (the invocation running the rotation is gone)',
+    );
+  if (abandon && (values.yes === true || values['delete-old'] === true))
+    throw new UsageError(
+      `option --${values.yes === true ? 'yes' : 'delete-old'} goes with a rotation; --abandon deletes only the pending key of the rotation it undoes`,
+    );
+  return recovery;
 }
 
 function nonEmpty(option: string, value: string): string {

@@ -1,7 +1,14 @@
 import type { RotatorConfig } from '../config';
-import type { Inventory, InventoryProblem } from '../scan';
-import { dueDate, isDue } from '../scan';
+import type { Inventory, SecretState } from '../scan';
+import { diagnoseKeys, dueDate, isDue } from '../scan';
 import { count, day, formatTable, type Align } from './format';
+import {
+  formatProblems,
+  reportProblem,
+  sortProblems,
+  unreadableProblems,
+  type ReportProblem,
+} from './problems';
 
 const DAY_MS = 86_400_000;
 
@@ -44,14 +51,41 @@ export interface AuditReport {
   /** How users were discovered: `list` (ListUsers) or `credential-report`. */
   source: string;
   users: AuditUser[];
-  problems: InventoryProblem[];
-  counts: { users: number; keys: number; managedKeys: number; staleKeys: number; activeKeys: number };
+  /**
+   * Most severe first: the rotation problems of managed keys (a rotation in flight and its age, two active keys,
+   * an AWSPENDING whose key is gone, a previous key still active or never tagged…), each with the command that
+   * fixes it, and what could not be read (`unreadable`).
+   */
+  problems: ReportProblem[];
+  counts: {
+    users: number;
+    keys: number;
+    managedKeys: number;
+    staleKeys: number;
+    activeKeys: number;
+    problems: number;
+    /** Problems of severity error: the audit exits 1. */
+    problemErrors: number;
+  };
 }
 
 const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null);
 
-/** The audit from an inventory (pure). */
-export function buildAudit(inventory: Inventory, config: RotatorConfig, configFile?: string): AuditReport {
+/**
+ * What makes the audit exit 1: a problem of severity error, or a rotation left unfinished that nothing runs right
+ * now. The latter is a warning while it is young (the scan abandons it only after abandonStuckAfterHours), but it
+ * blocks every later rotation and keeps a second key working: someone has to resume or abandon it.
+ */
+export const needsAction = (p: ReportProblem): boolean =>
+  p.severity === 'error' || p.kind === 'rotation-in-flight';
+
+/** The audit from an inventory and the managed keys' secret states (pure). */
+export function buildAudit(
+  inventory: Inventory,
+  config: RotatorConfig,
+  configFile?: string,
+  states: readonly SecretState[] = [],
+): AuditReport {
   const byName = new Map(config.keys.map((k) => [k.name, k]));
   const users = inventory.users.map((u): AuditUser => {
     const managed = u.managedKey !== undefined ? byName.get(u.managedKey) : undefined;
@@ -85,19 +119,26 @@ export function buildAudit(inventory: Inventory, config: RotatorConfig, configFi
     };
   });
   const keys = users.flatMap((u) => u.keys.map((k) => ({ u, k })));
+  const userOf = (key: string) => config.keys.find((k) => k.name === key)?.iamUser;
+  const problems = sortProblems([
+    ...unreadableProblems(inventory.problems, states, userOf),
+    ...diagnoseKeys(inventory, config, states, inventory.takenAt).map(reportProblem),
+  ]);
   return {
     takenAt: inventory.takenAt.toISOString(),
     accountId: inventory.accountId,
     configFile: configFile ?? null,
     source: inventory.source,
     users,
-    problems: inventory.problems,
+    problems,
     counts: {
       users: users.length,
       keys: keys.length,
       managedKeys: keys.filter(({ u }) => u.managed).length,
       staleKeys: keys.filter(({ k }) => k.stale).length,
       activeKeys: keys.filter(({ k }) => k.status === 'Active').length,
+      problems: problems.length,
+      problemErrors: problems.filter((p) => p.severity === 'error').length,
     },
   };
 }
@@ -106,7 +147,7 @@ export function buildAudit(inventory: Inventory, config: RotatorConfig, configFi
 const lastUsed = (k: AuditKey): string =>
   k.lastUsedDate ? `${day(k.lastUsedDate)}${k.lastUsedService ? ` ${k.lastUsedService}` : ''}` : 'never';
 
-/** The human table: one row per key (a user without keys gets one row), then problems and totals. */
+/** The human report: the problems first (most severe first, each with its fix), then one row per key, totals. */
 export function formatAudit(r: AuditReport): string {
   const multiAccount = new Set(r.users.map((u) => u.accountId)).size > 1;
   const headers = [
@@ -141,13 +182,10 @@ export function formatAudit(r: AuditReport): string {
   let text = `Access keys of account ${r.accountId} at ${r.takenAt.slice(0, 16).replace('T', ' ')} UTC${
     r.configFile ? ` (managed: ${r.configFile})` : ' (no configuration: nothing is managed)'
   }\n\n`;
+  const problems = formatProblems(r.problems);
+  if (problems) text += `${problems}\n`;
   text += formatTable(headers, rows, align);
   const c = r.counts;
-  text += `\n${count(c.users, 'user')}, ${count(c.keys, 'key')} (${c.activeKeys} active), ${c.managedKeys} managed, ${c.staleKeys} stale\n`;
-  if (r.problems.length) {
-    text += `\nCould not read everything (${count(r.problems.length, 'problem')}):\n`;
-    for (const p of r.problems)
-      text += `  ${[p.key && `key ${p.key}`, p.user && `user ${p.user}`, p.accountId && `account ${p.accountId}`].filter(Boolean).join(', ') || 'account'}: ${p.reason}\n`;
-  }
+  text += `\n${count(c.users, 'user')}, ${count(c.keys, 'key')} (${c.activeKeys} active), ${c.managedKeys} managed, ${c.staleKeys} stale, ${count(c.problems, 'problem')}\n`;
   return text;
 }

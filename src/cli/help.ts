@@ -32,47 +32,85 @@ created + maxAgeDays; otherwise -), and a STALE flag for active keys at or past 
 the default maxAgeDays). Managed users in other accounts are read through their assumeRoleArn. Without a
 configuration file (none given and no ./rotator.config.json), every key is shown as unmanaged.
 
+First, under Problems (most severe first, each with the command that fixes it and whether the scheduled scan
+repairs it by itself), what is wrong with the managed keys' rotations, read from IAM and each key's secret:
+  - a rotation in flight (AWSPENDING) and its age; one running right now is only noted
+  - an AWSPENDING whose key no longer exists (that rotation can never complete)
+  - an AWSCURRENT whose previous key is still active (a finish that did not complete), or was reactivated
+  - a previous key that is inactive but whose deactivation was never recorded (the clean-up never deletes it)
+  - a user with a second active key nobody records, or an orphan key of a rotation attempt that died
+and what could not be read.
+
 Options:
-  --json               one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[], problems)
+  --json               one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[],
+                       problems[]: key, user, kind, severity, message, fix, repair)
   --credential-report  discover users through the IAM credential report when it is fresh (may ask IAM to generate
                        one: iam:GenerateCredentialReport); by default users are listed (ListUsers), read-only
 
-Exit 1 when part of the account could not be read (listed under problems).`,
+Exit 1 when a problem of severity error exists (it blocks rotations or leaves a key working that should not be)
+or a rotation is unfinished with nothing running it (it blocks every later rotation), or part of the account
+could not be read.`,
   plan: `Usage: key-rotator plan [--json] [--rotation-lambda-arn ARN] [--credential-report]
 
-What the next scheduled run would do, read-only (nothing is changed anywhere): which managed keys it would
-rotate and which it skips (with why), which deactivated keys it would delete after their grace period, which
-rotations are in progress or stuck, and which unmanaged keys it would report. It also checks each configured
-Jenkins credential: the API token is readable, the store is visible, the credential exists (or may be created)
-and has a kind that can hold the key.
+What the next scheduled run would do, read-only (nothing is changed anywhere): the rotation problems it would
+repair by itself first (finish a promoted rotation whose old key is still active; abandon a rotation in flight
+older than abandonStuckAfterHours) and those it would only report, each with the command that fixes it (as in
+audit, under Problems); which managed keys it would rotate and which it skips (with why), and a due rotation
+that would delete the rollback key of the last one (inside its grace period); which deactivated keys it would
+delete after their grace period, which rotations are in progress or stuck, and which unmanaged keys it would
+report. It also checks each configured Jenkins credential: the API token is readable, the store is visible, the
+credential exists (or may be created) and has a kind that can hold the key.
 
 Options:
-  --json                      one JSON document on stdout (fields: now, accountId, decisions[], jenkins[], ok)
+  --json                      one JSON document on stdout (fields: now, accountId, problems[], decisions[],
+                              jenkins[], ok)
   --rotation-lambda-arn ARN   the rotation function the scan would set on secrets without one
                               (default: $ROTATION_LAMBDA_ARN, as in the deployed scan)
   --credential-report         as for audit
 
-Exit 1 when the run would fail for a key, or a Jenkins credential check fails.`,
-  rotate: `Usage: key-rotator rotate <user> [--emergency [--reason TEXT]] [--delete-old] [--json]
+Exit 1 when the run would fail for a key, would leave a problem of severity error, or a Jenkins credential check
+fails.`,
+  rotate: `Usage: key-rotator rotate <user> [--yes] [--delete-old] [--json]
+       key-rotator rotate <user> --resume [--force] [--yes] [--delete-old] [--json]
+       key-rotator rotate <user> --abandon [--force] [--json]
+       key-rotator rotate <user or AKIA…> --emergency [--reason TEXT] [--delete-old] [--json]
 
 Rotates the managed key of IAM user <user> (or of the managed key named <user>) now, in this process, through
 the same four steps as the rotation Lambda: create the new key and store it as AWSPENDING, wait until IAM has
 propagated it (progress on stderr) and write it into every Jenkins credential, verify it (STS, ECR, Jenkins,
 canary job), promote it to AWSCURRENT and deactivate the old key. A failed rotation is undone: Jenkins back on
-the old key, which stays active; the new key deleted. A rotation Secrets Manager is already running is left alone.
+the old key, which stays active; the new key deleted. If it cannot be undone (Jenkins unreachable), the report
+lists what it left with the command that fixes it. A rotation already in flight is refused, naming the way out.
+
+The user has room for two keys: a rotation deletes an inactive key to make room. If that key is the last
+rotation's rollback key (deactivated less than deleteAfterDays ago), rotate stops before any change and says
+which key it would delete: confirm with --yes.
 
 Options:
+  --resume         continue the rotation in flight (AWSPENDING) from where it stopped, with its own token; or,
+                   when the last rotation was promoted but its old key is still active or unrecorded, finish it
+                   (the old key is deactivated only once every Jenkins credential holds the current key)
+  --abandon        undo the rotation in flight: every Jenkins credential back on the current key, the pending key
+                   deleted, AWSPENDING removed; a plain rotate works again. Nothing is deleted while a Jenkins
+                   credential cannot be checked
+  --force          with --resume or --abandon: the rotation is recorded as running in another invocation (its
+                   lease has not run out), but you know that invocation is gone (a killed CLI, a dead machine)
+  -y, --yes        go ahead even if making room deletes the last rotation's rollback key
   --emergency      the key leaked: the old key is deactivated as soon as the new key is stored, even if Jenkins
                    or the verification then fail, and a rotation in progress is taken over. <user> may also be
                    the leaked access key id (AKIA…): a key that is not the current one is only revoked.
+                   An emergency never asks for confirmation.
   --reason TEXT    with --emergency: why, recorded in the report and the logs
                    (default: "emergency rotation from the key-rotator CLI")
   --delete-old     delete the old key instead of leaving it inactive (at once with --emergency, otherwise after
-                   the rotation succeeded)
-  --json           print the report as one JSON document
+                   the rotation succeeded); also confirms deleting a rollback key to make room
+  --json           print the report as one JSON document (a failed rotation adds problems[]: what it left, each
+                   with its fix; with --resume or --abandon: what was found, the outcome, the continued
+                   rotation's report, the actions)
 
 Ctrl-C stops at the next wait and undoes the rotation (a second Ctrl-C quits at once).
-Exit 1 when the rotation failed (with --emergency: when anything but a clean rotation or revocation happened).`,
+Exit 1 when the rotation failed or needs a confirmation (with --emergency: when anything but a clean rotation
+or revocation happened; with --resume or --abandon: when it failed; nothing to do is exit 0).`,
   'validate-config': `Usage: key-rotator validate-config [FILE] [--stage NAME] [--param NAME=VALUE]… [--check-iam] [--json]
 
 Checks a configuration file the way the Lambdas do at cold start: prints OK and a summary, or every issue with its
@@ -110,7 +148,8 @@ Usage: key-rotator [global options] <command> [options]
 Commands:
   audit                   every IAM user's keys: age, status, last use, managed or not, next rotation due
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
-  rotate <user>           rotate a managed key now; --emergency for a leaked key
+  rotate <user>           rotate a managed key now; --resume or --abandon a stuck rotation; --emergency for a
+                          leaked key
   validate-config [FILE]  check a configuration file, and that it fits a stage's parameters (for CI)
 
 ${GLOBAL}`;

@@ -1,7 +1,10 @@
 import type { Inventory, JenkinsTargetCheck, ScanPlan } from '../scan';
+import { rollbackNote } from '../scan';
 import { count, formatTable } from './format';
+import { formatProblems, reportProblem, sortProblems, type ReportProblem } from './problems';
 
-export type PlanAction = 'rotate' | 'delete' | 'untag' | 'skip' | 'in-progress' | 'fail' | 'report';
+export type PlanAction =
+  'repair' | 'rotate' | 'delete' | 'untag' | 'skip' | 'in-progress' | 'fail' | 'report';
 
 /** One thing the next scheduled run would do or decline to do. Field names are stable (`plan --json`). */
 export interface PlanDecision {
@@ -21,14 +24,36 @@ export interface PlanReport {
   now: string;
   accountId: string;
   inventory: { source: string; users: number; keys: number };
+  /**
+   * The rotation problems of managed keys, most severe first, each with the command that fixes it; `repair` says
+   * which the run repairs by itself (those are also `repair` decisions).
+   */
+  problems: ReportProblem[];
   decisions: PlanDecision[];
   jenkins: JenkinsTargetCheck[];
-  counts: Record<PlanAction, number> & { jenkinsFailed: number };
-  /** No key would fail and every Jenkins credential check passed. */
+  counts: Record<PlanAction, number> & {
+    jenkinsFailed: number;
+    problems: number;
+    /** Problems of severity error the run would not repair: the run would fail. */
+    problemErrors: number;
+  };
+  /**
+   * The run would succeed: no key would fail, no problem of severity error would be left after its repairs, and
+   * every Jenkins credential check passed.
+   */
   ok: boolean;
 }
 
-const ORDER: readonly PlanAction[] = ['fail', 'rotate', 'delete', 'untag', 'in-progress', 'report', 'skip'];
+const ORDER: readonly PlanAction[] = [
+  'fail',
+  'repair',
+  'rotate',
+  'delete',
+  'untag',
+  'in-progress',
+  'report',
+  'skip',
+];
 
 /** The plan report (pure): the scan's plan flattened into decisions, plus the Jenkins checks. */
 export function buildPlanReport(
@@ -39,6 +64,14 @@ export function buildPlanReport(
   const userOf = new Map(inventory.users.filter((u) => u.managedKey).map((u) => [u.managedKey, u.userName]));
   const user = (key: string) => userOf.get(key) ?? null;
   const d: PlanDecision[] = [];
+  for (const a of plan.repair)
+    d.push({
+      action: 'repair',
+      key: a.key,
+      user: a.userName,
+      accessKeyId: a.problem.accessKeyId ?? null,
+      reason: `${a.repair === 'finish' ? 'finish the last rotation (deactivate and record the previous key, once Jenkins holds the current one)' : 'abandon the rotation in flight (Jenkins back on the current key, the pending key deleted, AWSPENDING removed)'}: ${a.problem.message}`,
+    });
   for (const a of plan.rotate)
     d.push({
       action: 'rotate',
@@ -49,7 +82,7 @@ export function buildPlanReport(
       maxAgeDays: a.maxAgeDays,
       reason: `due: ${a.ageDays} days old (max ${a.maxAgeDays}); RotateSecret on ${a.secretId}${
         a.rotationLambdaArn ? `, setting its rotation function ${a.rotationLambdaArn}` : ''
-      }`,
+      }${a.rollbackKey ? `; NOTE: ${rollbackNote(a.rollbackKey)}` : ''}`,
     });
   for (const a of plan.delete)
     d.push({
@@ -110,6 +143,8 @@ export function buildPlanReport(
     number
   >;
   const jenkinsFailed = jenkins.filter((j) => !j.ok).length;
+  const problems = sortProblems([...plan.repair.map((r) => r.problem), ...plan.problems].map(reportProblem));
+  const problemErrors = problems.filter((p) => p.severity === 'error' && !p.repair).length;
   return {
     readOnly: true,
     now: plan.now.toISOString(),
@@ -119,10 +154,11 @@ export function buildPlanReport(
       users: inventory.users.length,
       keys: inventory.users.reduce((n, u) => n + u.keys.length, 0),
     },
+    problems,
     decisions: d,
     jenkins,
-    counts: { ...counts, jenkinsFailed },
-    ok: counts.fail === 0 && jenkinsFailed === 0,
+    counts: { ...counts, jenkinsFailed, problems: problems.length, problemErrors },
+    ok: counts.fail === 0 && jenkinsFailed === 0 && problemErrors === 0,
   };
 }
 
@@ -130,6 +166,8 @@ export function formatPlan(r: PlanReport): string {
   let text = `Plan for the next scheduled run (read-only: nothing was changed)\naccount ${r.accountId}, ${r.now
     .slice(0, 16)
     .replace('T', ' ')} UTC, ${count(r.inventory.users, 'user')}, ${count(r.inventory.keys, 'key')}\n\n`;
+  const problems = formatProblems(r.problems);
+  if (problems) text += `${problems}\n`;
   text += formatTable(
     ['ACTION', 'KEY', 'USER', 'ACCESS KEY', 'WHY'],
     r.decisions.map((x) => [
@@ -148,7 +186,7 @@ export function formatPlan(r: PlanReport): string {
     );
   }
   const c = r.counts;
-  text += `\n${count(c.rotate, 'rotation')}, ${count(c.delete, 'deletion')}, ${c['in-progress']} in progress, ${count(
+  text += `\n${count(c.repair, 'repair')}, ${count(c.rotate, 'rotation')}, ${count(c.delete, 'deletion')}, ${c['in-progress']} in progress, ${count(
     c.report,
     'unmanaged stale key',
   )} reported, ${c.skip} skipped, ${count(c.fail, 'failure')}; Jenkins: ${r.jenkins.length - c.jenkinsFailed}/${

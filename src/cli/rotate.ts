@@ -1,8 +1,10 @@
-import type { StepEvent, RotateNowReport } from '../engine/rotate-now';
+import type { RotationProblem } from '../domain/diagnose';
+import type { StepEvent, RecoveryReport, RotateNowReport } from '../engine/rotate-now';
 import type { EmergencyReport } from '../engine/emergency';
 import type { StepContext } from '../engine/engine';
 import { duration } from './format';
 import type { CliIo } from './io';
+import { formatProblems, reportProblem } from './problems';
 
 type ProgressEvent = Parameters<NonNullable<StepContext['onProgress']>>[0];
 
@@ -59,8 +61,17 @@ export function progressReporter(io: CliIo): {
 const list = (title: string, items: readonly string[]) =>
   items.length ? `${title}:\n${items.map((i) => `  - ${i}`).join('\n')}\n` : '';
 
-/** The human report of a normal rotation. Ids only. */
-export function formatRotateReport(r: RotateNowReport): string {
+/** A key's rotation problems as the "Problems" section lists them. */
+const problemsOf = (r: { key: string; user: string }, problems: readonly RotationProblem[]): string =>
+  formatProblems(problems.map((p) => reportProblem({ ...p, key: r.key, user: r.user, accountId: '' })));
+
+/**
+ * The human report of a normal rotation. Ids only. For a failed one, `left` is what the rotation left, read again
+ * afterwards: each problem with the command that fixes it (or that nothing is left in the way).
+ */
+export function formatRotateReport(r: RotateNowReport, left?: readonly RotationProblem[]): string {
+  if (r.error?.code === 'ConfirmationRequired')
+    return `Rotation of ${r.key} (IAM user ${r.user}) NOT STARTED: it needs your confirmation\n  ${r.error.message}\n  To go ahead, run it again with --yes (or --delete-old).\n`;
   let text: string;
   if (r.outcome === 'rotated') {
     const deleted = r.actions.some((a) => /deleted key/.test(a));
@@ -78,6 +89,36 @@ export function formatRotateReport(r: RotateNowReport): string {
   text += `  steps: ${r.steps.map((s) => `${s.step} ok`).join(', ')}${r.failedStep ? `${r.steps.length ? ', ' : ''}${r.failedStep} FAILED` : ''}\n`;
   text += list('After the steps', r.actions);
   text += list('Warnings', r.warnings);
+  if (r.outcome === 'failed' && left) {
+    text += left.length
+      ? `\nWhat the failed rotation left (read again now), and how to fix it:\n${problemsOf(r, left)}`
+      : `\nNothing of the failed rotation is left in the way: fix the cause, then run key-rotator rotate ${r.user} again.\n`;
+  }
+  return text;
+}
+
+const RECOVERY_TITLE: Record<RecoveryReport['outcome'], (r: RecoveryReport) => string> = {
+  resumed: (r) => `Resumed the rotation of ${r.key} (IAM user ${r.user}): it completed`,
+  finished: (r) =>
+    `Finished the last rotation of ${r.key} (IAM user ${r.user}): the previous key is inactive and recorded for the clean-up`,
+  abandoned: (r) =>
+    `Abandoned the rotation in flight of ${r.key} (IAM user ${r.user}): Jenkins is on the current key, the pending key is gone; key-rotator rotate ${r.user} works again`,
+  'nothing-to-do': (r) => `Nothing to ${r.action} for ${r.key} (IAM user ${r.user})`,
+  failed: (r) =>
+    `Could not ${r.action} the rotation of ${r.key} (IAM user ${r.user})${r.error ? `: ${r.error.code ?? r.error.name}: ${r.error.message}` : ''}`,
+};
+
+/** The human report of `rotate --resume` or `rotate --abandon`. Ids only. */
+export function formatRecoveryReport(r: RecoveryReport): string {
+  let text = `${RECOVERY_TITLE[r.outcome](r)}\n`;
+  if (r.found.length) text += `\nFound before acting:\n${problemsOf(r, r.found)}`;
+  else text += '\nFound before acting: no rotation problem.\n';
+  if (r.rotation) text += `\nThe rotation:\n${formatRotateReport(r.rotation).replace(/^(?=.)/gm, '  ')}`;
+  text += list('Actions', r.actions);
+  text += list(
+    'Warnings',
+    r.rotation ? r.warnings.filter((w) => !r.rotation?.warnings.includes(w)) : r.warnings,
+  );
   return text;
 }
 

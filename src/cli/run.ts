@@ -5,7 +5,9 @@ import { examplePlaceholders, placeholderWarnings } from '../config/placeholders
 import { stackIssues } from '../config/stack';
 import type { Composition } from '../compose';
 import { emergencyRotate } from '../engine/emergency';
-import { rotateNow } from '../engine/rotate-now';
+import { diagnoseRotation, type RotationProblem } from '../domain/diagnose';
+import { messageOf } from '../domain/errors';
+import { abandonRotation, resumeRotation, rotateNow, type RecoveryReport } from '../engine/rotate-now';
 import {
   checkJenkinsTargets,
   collectInventory,
@@ -21,7 +23,7 @@ import {
   type RotateArgs,
   type ValidateArgs,
 } from './args';
-import { buildAudit, formatAudit } from './audit';
+import { buildAudit, formatAudit, needsAction } from './audit';
 import {
   awsSetup,
   cliComposition,
@@ -36,7 +38,7 @@ import { commandHelp, mainHelp } from './help';
 import { checkUserPaths, userPathIssues, type IamUserCheck } from './iam-paths';
 import { cliLog, type CliIo } from './io';
 import { buildPlanReport, formatPlan } from './plan';
-import { formatEmergencyReport, formatRotateReport, progressReporter } from './rotate';
+import { formatEmergencyReport, formatRecoveryReport, formatRotateReport, progressReporter } from './rotate';
 import { readSandbox } from './sandbox';
 import { readStageParams } from './stage';
 import { formatValidation, validationResult, type ValidationResult } from './validate';
@@ -206,13 +208,22 @@ function reportValidation(result: ValidationResult, args: ValidateArgs, io: CliI
 
 async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode> {
   const { composition, configFile: file } = await ctx.compose({ optionalConfig: true });
-  const inventory = await collectInventory(composition, { source: args.credentialReport ? 'auto' : 'list' });
-  const report = buildAudit(inventory, composition.config, file);
+  const [inventory, states] = await Promise.all([
+    collectInventory(composition, { source: args.credentialReport ? 'auto' : 'list' }),
+    readSecretStates(composition),
+  ]);
+  const report = buildAudit(inventory, composition.config, file, states);
   ctx.io.out(args.json ? json(report) : formatAudit(report));
-  if (report.problems.length) {
-    ctx.io.err(
-      `key-rotator: error: the audit is incomplete: ${report.problems.length} part(s) could not be read (listed under problems)\n`,
-    );
+  const unreadable = report.problems.filter((p) => p.kind === 'unreadable').length;
+  const blocking = report.problems.filter((p) => p.kind !== 'unreadable' && needsAction(p)).length;
+  if (unreadable || blocking) {
+    const what = [
+      blocking &&
+        `${blocking} rotation problem(s) that block rotations or leave a key working (listed first, each with its fix)`,
+      unreadable &&
+        `the audit is incomplete: ${unreadable} part(s) could not be read (listed under problems)`,
+    ].filter(Boolean);
+    ctx.io.err(`key-rotator: error: ${what.join('; ')}\n`);
     return EXIT.failed;
   }
   return EXIT.ok;
@@ -240,6 +251,8 @@ async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
   if (!report.ok) {
     const what = [
       report.counts.fail && `${report.counts.fail} key(s) would fail`,
+      report.counts.problemErrors &&
+        `${report.counts.problemErrors} problem(s) of severity error the run would not repair`,
       report.counts.jenkinsFailed && `${report.counts.jenkinsFailed} Jenkins credential check(s) failed`,
     ].filter(Boolean);
     ctx.io.err(`key-rotator: error: the plan found problems: ${what.join(', ')}\n`);
@@ -299,11 +312,50 @@ async function rotateCommand(args: RotateArgs, ctx: AwsContext): Promise<ExitCod
       return EXIT.failed;
     }
     if (!key) throw new CliError('internal: no key to rotate');
+    // Deleting the last rotation's rollback key to make room needs the operator's word (--yes or --delete-old).
+    const rollbackKeyDeletion = args.yes || args.deleteOld ? 'allow' : 'refuse';
+    if (args.recovery) {
+      io.err(
+        `key-rotator: ${args.recovery === 'resume' ? 'resuming the rotation' : 'abandoning the rotation in flight'} of ${key.name} (IAM user ${key.iamUser})\n`,
+      );
+      const report =
+        args.recovery === 'resume'
+          ? await resumeRotation(composition, key, {
+              ...common,
+              deleteOld: args.deleteOld,
+              rollbackKeyDeletion,
+              force: args.force,
+            })
+          : await abandonRotation(composition, key, { force: args.force });
+      progress.done();
+      io.out(args.json ? json(report) : formatRecoveryReport(report));
+      if (report.outcome !== 'failed') return EXIT.ok;
+      io.err(`key-rotator: error: ${recoveryFailure(report)}\n`);
+      return EXIT.failed;
+    }
     io.err(`key-rotator: rotating ${key.name} (IAM user ${key.iamUser})\n`);
-    const report = await rotateNow(composition, key, { ...common, deleteOld: args.deleteOld });
+    const report = await rotateNow(composition, key, {
+      ...common,
+      deleteOld: args.deleteOld,
+      rollbackKeyDeletion,
+    });
     progress.done();
-    io.out(args.json ? json(report) : formatRotateReport(report));
-    if (report.outcome === 'rotated') return EXIT.ok;
+    if (report.outcome === 'rotated') {
+      io.out(args.json ? json(report) : formatRotateReport(report));
+      return EXIT.ok;
+    }
+    if (report.error?.code === 'ConfirmationRequired') {
+      io.out(args.json ? json(report) : formatRotateReport(report));
+      io.err(
+        `key-rotator: error: ${oneLine(report.error.message)} with --yes (key-rotator rotate ${key.iamUser} --yes)\n`,
+      );
+      return EXIT.failed;
+    }
+    // What the failed rotation left, read again, with the command that fixes each problem.
+    const left = await leftProblems(composition, key, io);
+    io.out(
+      args.json ? json({ ...report, ...(left ? { problems: left } : {}) }) : formatRotateReport(report, left),
+    );
     io.err(
       `key-rotator: error: the rotation of ${key.name} failed at ${report.failedStep ?? '?'}: ${oneLine(report.error?.message ?? 'unknown error')}\n`,
     );
@@ -312,6 +364,33 @@ async function rotateCommand(args: RotateArgs, ctx: AwsContext): Promise<ExitCod
     progress.done();
     untrap?.();
   }
+}
+
+/** The rotation problems of `key` now (read through the engine); undefined, with a warning, if unreadable. */
+async function leftProblems(
+  composition: Composition,
+  key: ManagedKey,
+  io: CliIo,
+): Promise<RotationProblem[] | undefined> {
+  try {
+    return diagnoseRotation(await composition.engine.observeRotation(key), { abandonAfterHours: 0 });
+  } catch (err) {
+    io.err(
+      `key-rotator: warning: could not read what the failed rotation left: ${oneLine(messageOf(err))}\n`,
+    );
+    return undefined;
+  }
+}
+
+/** The one error line of a failed --resume or --abandon. */
+function recoveryFailure(r: RecoveryReport): string {
+  const what = `the ${r.action === 'resume' ? 'resume' : 'abandon'} of ${r.key}`;
+  const why = r.error?.message ?? r.actions.at(-1) ?? 'unknown error';
+  const confirm =
+    r.error?.code === 'ConfirmationRequired'
+      ? ` with --yes (key-rotator rotate ${r.user} --resume --yes)`
+      : '';
+  return `${what} failed${r.rotation?.failedStep ? ` at ${r.rotation.failedStep}` : ''}: ${oneLine(why)}${confirm}`;
 }
 
 function safeUser(): string {

@@ -1,13 +1,17 @@
-import { messageOf } from '../domain/errors';
+import { ConcurrentRotationError, messageOf } from '../domain/errors';
 import { ageInDays, type AccessKeyMeta } from '../domain/keys';
+import type { AbandonResult } from '../engine/engine';
 import type { Clock, Log } from '../engine/ports';
-import { isDue } from './plan';
+import { isDue, rollbackNote } from './plan';
+import type { KeyProblem } from './problems';
 import type { StartResult } from './secret-state';
 import type {
   DeleteAction,
   DeletedEntry,
   FailEntry,
   InProgressEntry,
+  RepairAction,
+  RepairedEntry,
   RotateAction,
   ScanPlan,
   SkipEntry,
@@ -24,10 +28,17 @@ export interface ActionPorts {
   deleteKey(key: string, userName: string, accessKeyId: string): Promise<void>;
   untag(key: string, userName: string, tagKey: string): Promise<void>;
   startRotation(action: RotateAction): Promise<StartResult>;
+  /** The engine's completion of a promoted rotation, Jenkins checked first (RotationEngine.completeFinish). */
+  finish(key: string): Promise<{ actions: string[]; warnings?: string[] }>;
+  /** The engine's undo of a rotation in flight (RotationEngine.abandon). */
+  abandon(key: string, versionId: string): Promise<AbandonResult>;
   log?: Log;
 }
 
 export interface ExecutionResult {
+  repaired: RepairedEntry[];
+  /** Problems whose repair failed (each also a failure) or was left to an invocation that runs it right now. */
+  unrepaired: KeyProblem[];
   started: StartedEntry[];
   deleted: DeletedEntry[];
   skipped: SkipEntry[];
@@ -36,11 +47,21 @@ export interface ExecutionResult {
 }
 
 /**
- * Carries out a plan: every action is confirmed against a fresh ListAccessKeys first, and one failure never
+ * Carries out a plan: repairs first (each through the engine, which reads the state again before acting), then
+ * the clean-up and the rotations, every action confirmed against a fresh ListAccessKeys first; one failure never
  * stops the others. Clean-up runs before rotations, so a deleted key frees its slot before createSecret needs one.
  */
 export async function executePlan(plan: ScanPlan, ports: ActionPorts): Promise<ExecutionResult> {
-  const out: ExecutionResult = { started: [], deleted: [], skipped: [], failed: [], inProgress: [] };
+  const out: ExecutionResult = {
+    repaired: [],
+    unrepaired: [],
+    started: [],
+    deleted: [],
+    skipped: [],
+    failed: [],
+    inProgress: [],
+  };
+  for (const a of plan.repair) await repair(a, ports, out);
   for (const a of plan.untag) await removeOrphanTag(a, ports, out);
   for (const a of plan.delete)
     await deleteKey(a, ports, out).catch((err: unknown) =>
@@ -55,6 +76,43 @@ export async function executePlan(plan: ScanPlan, ports: ActionPorts): Promise<E
       }),
     );
   return out;
+}
+
+async function repair(a: RepairAction, ports: ActionPorts, out: ExecutionResult): Promise<void> {
+  const p = a.problem;
+  const ids = {
+    ...(p.accessKeyId ? { accessKeyId: p.accessKeyId } : {}),
+    ...(p.versionId ? { versionId: p.versionId } : {}),
+  };
+  const what = a.repair === 'finish' ? 'finish the last rotation' : 'abandon the rotation in flight';
+  const unrepaired = (reason: string) => {
+    out.failed.push({ key: a.key, ...(p.accessKeyId ? { accessKeyId: p.accessKeyId } : {}), reason });
+    out.unrepaired.push(p);
+  };
+  try {
+    if (a.repair === 'finish') {
+      const r = await ports.finish(a.key);
+      const detail = [...r.actions, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('; ');
+      out.repaired.push({ key: a.key, kind: p.kind, action: 'finish', detail, ...ids });
+    } else {
+      if (!p.versionId) return unrepaired(`could not ${what}: the problem names no version`);
+      const r = await ports.abandon(a.key, p.versionId);
+      if (!r.done) return unrepaired(`could not ${what} (${p.message}): ${r.actions.join('; ')}`);
+      out.repaired.push({
+        key: a.key,
+        kind: p.kind,
+        action: 'abandon',
+        detail: r.actions.join('; '),
+        ...ids,
+      });
+    }
+    ports.log?.info(`repaired: ${what}`, { key: a.key, kind: p.kind, ...ids });
+  } catch (err) {
+    // Started since the inventory by someone else (an operator's --resume): theirs to finish, not a failure.
+    if (err instanceof ConcurrentRotationError)
+      return void out.skipped.push({ key: a.key, reason: `did not ${what}: ${messageOf(err)}` });
+    unrepaired(`could not ${what} (${p.message}): ${messageOf(err)}`);
+  }
 }
 
 async function removeOrphanTag(a: UntagAction, ports: ActionPorts, out: ExecutionResult): Promise<void> {
@@ -134,5 +192,6 @@ async function rotate(a: RotateAction, ports: ActionPorts, out: ExecutionResult)
     accessKeyId: a.accessKeyId,
     ageDays: age,
     ...(r.versionId ? { versionId: r.versionId } : {}),
+    ...(a.rollbackKey ? { warning: rollbackNote(a.rollbackKey) } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import type { ManagedKey, RotatorConfig } from '../config';
+import { parseAttempts } from '../domain/attempts';
 import { messageOf } from '../domain/errors';
 import { ageInDays, type AccessKeyMeta } from '../domain/keys';
 import { deactivatedTag } from '../engine/engine';
@@ -142,10 +143,10 @@ export async function takeInventory(
         });
         return undefined;
       }
-      const [keys, tags] = await Promise.all([
-        reader.listAccessKeys(ref.userName),
-        reader.userTags(ref.userName),
-      ]);
+      // Keys before tags, as the engine reads them: an attempt tags the user before it creates a key, so a key
+      // seen here has its attempt record seen next (and is not mistaken for a second active key).
+      const keys = await reader.listAccessKeys(ref.userName);
+      const tags = await reader.userTags(ref.userName);
       const deactivationTags: Record<string, string> = {};
       for (const [tag, value] of Object.entries(tags))
         if (tag.startsWith(DEACTIVATED_PREFIX))
@@ -157,7 +158,12 @@ export async function takeInventory(
           ...(deactivatedAt ? { deactivatedAt } : {}),
         };
       });
-      return { ...userOf(ref, home, withUse), managedKey: k.name, deactivationTags };
+      return {
+        ...userOf(ref, home, withUse),
+        managedKey: k.name,
+        deactivationTags,
+        attempts: parseAttempts(tags),
+      };
     } catch (err) {
       problems.push({
         key: k.name,

@@ -37,7 +37,12 @@ export function snsMessage(summary: ScanSummary): string {
     });
     if (Buffer.byteLength(short) <= MAX_SNS_BYTES) return short;
   }
-  return JSON.stringify({ counts: summary.counts, failed: summary.failed.slice(0, 50), truncated: true });
+  return JSON.stringify({
+    counts: summary.counts,
+    failed: summary.failed.slice(0, 50),
+    problems: summary.problems.slice(0, 50),
+    truncated: true,
+  });
 }
 
 /** The webhook URL in a secret: the bare URL, or JSON with `url` or `webhookUrl`. Never echoed in errors. */

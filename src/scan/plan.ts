@@ -1,9 +1,14 @@
 import type { ManagedKey, RotatorConfig } from '../config';
+import { planCreate } from '../domain/create-plan';
 import { deactivatedTag } from '../engine/engine';
+import { deactivationDatesOf, diagnoseKeys } from './problems';
 import type {
   DeleteAction,
   Inventory,
+  InventoryKey,
   InventoryUser,
+  RepairAction,
+  RollbackKey,
   ScanPlan,
   SecretState,
   SkipEntry,
@@ -34,6 +39,9 @@ export const dueDate = (createDate: Date, maxAgeDays: number): Date =>
 
 /**
  * Decides a scan from what was observed, without side effects:
+ * - the rotation problems of managed keys (diagnoseRotation) that the scan may repair by itself are repaired
+ *   first (a promoted rotation finished, a rotation in flight older than `abandonStuckAfterHours` abandoned), and
+ *   such a key's rotation is left to the next run; the other problems are reported;
  * - a managed key at or past its max age is rotated (RotateSecret), unless a rotation is unfinished (reported in
  *   progress, and stuck past a threshold) or the rotation is certain to stop (reported as failed, with why);
  * - a key is deleted only if this tool deactivated it (its user tag), the grace period has passed, it is still
@@ -48,8 +56,14 @@ export function planScan(
   now: Date,
   opts: PlanOptions = {},
 ): ScanPlan {
+  const problems = diagnoseKeys(inventory, config, secretStates, now);
+  const repair = problems.flatMap((p): RepairAction[] =>
+    p.repair ? [{ key: p.key, userName: p.user, accountId: p.accountId, repair: p.repair, problem: p }] : [],
+  );
   const plan: ScanPlan = {
     now,
+    repair,
+    problems: problems.filter((p) => !p.repair),
     rotate: [],
     delete: [],
     untag: [],
@@ -91,7 +105,14 @@ export function planScan(
         at: iso(state.lastRotatedDate),
       });
     planCleanup(plan, key, user, state.currentAccessKeyId, now);
-    planRotation(plan, key, user, state, now, stuckAfterMs, opts.rotationLambdaArn);
+    const repairing = repair.find((r) => r.key === key.name);
+    if (repairing)
+      plan.skipped.push({
+        key: key.name,
+        ...(state.currentAccessKeyId ? { accessKeyId: state.currentAccessKeyId } : {}),
+        reason: `rotation left to the next run: this run first ${repairing.repair === 'finish' ? 'finishes the last rotation' : 'abandons the rotation in flight'} (${repairing.problem.kind})`,
+      });
+    else planRotation(plan, key, user, state, now, stuckAfterMs, opts.rotationLambdaArn);
   }
 
   const maxAge = config.defaults.maxAgeDays;
@@ -136,10 +157,12 @@ function planRotation(
       ...(created ? { since: iso(created) } : {}),
       stuck,
     });
-    if (stuck)
+    if (stuck) {
+      const hours = key.policy.abandonStuckAfterHours;
       fail(
-        `rotation of secret ${key.secretId} (version ${state.pending.versionId}) has not finished since ${iso(created)}; it blocks every later rotation: look at the rotation function's logs, then retry it or cancel it (CancelRotateSecret)`,
+        `rotation of secret ${key.secretId} (version ${state.pending.versionId}) has not finished since ${iso(created)}; it blocks every later rotation: look at the rotation function's logs, then continue it (key-rotator rotate ${key.iamUser} --resume) or undo it (key-rotator rotate ${key.iamUser} --abandon)${hours > 0 ? `; the scan abandons it once it is ${hours} hours old` : ''}`,
       );
+    }
     return;
   }
   const current = user.keys.find((k) => k.accessKeyId === state.currentAccessKeyId);
@@ -171,6 +194,7 @@ function planRotation(
     fail(`${due}, but secret ${key.secretId} has no rotation function and ROTATION_LAMBDA_ARN is not set`);
     return;
   }
+  const rollbackKey = rollbackKeyOf(key, user, state, current, now);
   plan.rotate.push({
     key: key.name,
     secretId: key.secretId,
@@ -181,7 +205,43 @@ function planRotation(
     ageDays: current.ageDays,
     maxAgeDays,
     ...(!state.rotationConfigured && rotationLambdaArn ? { rotationLambdaArn } : {}),
+    ...(rollbackKey ? { rollbackKey } : {}),
   });
+}
+
+/** What a rotation that deletes the rollback key of the last one says about it (plan, scan summary). */
+export const rollbackNote = (r: RollbackKey): string =>
+  `to make room it deletes key ${r.accessKeyId}, the rollback key of the last rotation (deactivated ${iso(r.deactivatedAt)}, inside its grace period until ${iso(r.graceEndsAt)})`;
+
+/**
+ * The key a rotation of `key` would delete to make room although it is still inside its grace period (the last
+ * rotation's rollback key), decided by the engine's own createSecret plan over what the inventory saw.
+ */
+export function rollbackKeyOf(
+  key: ManagedKey,
+  user: InventoryUser,
+  state: SecretState,
+  current: InventoryKey,
+  now: Date,
+): RollbackKey | undefined {
+  try {
+    const plan = planCreate({
+      userName: user.userName,
+      token: '(planned)',
+      now,
+      currentKeyId: current.accessKeyId,
+      stalePending: [],
+      ...(state.previousAccessKeyId ? { previousKeyId: state.previousAccessKeyId } : {}),
+      keys: user.keys,
+      attempts: [],
+      deactivatedAt: deactivationDatesOf(user),
+      deleteAfterDays: key.policy.deleteAfterDays,
+    });
+    const hit = plan.kind === 'create' ? plan.delete.find((d) => d.insideGrace) : undefined;
+    return hit?.insideGrace ? { accessKeyId: hit.accessKeyId, ...hit.insideGrace } : undefined;
+  } catch {
+    return undefined; // a rotation that would stop: reported by the checks above, not here
+  }
 }
 
 /** The clean-up guards, in order; the first that holds keeps the key. */

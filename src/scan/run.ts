@@ -76,14 +76,21 @@ function actionPorts(composition: Composition, clock: Clock, log?: Log): ActionP
       composition.keyStoreFor(key(name)).delete(userName, accessKeyId),
     untag: (name, userName, tagKey) => composition.keyStoreFor(key(name)).untag(userName, tagKey),
     startRotation: (a) => startRotation(composition.clients.secrets, a.secretId, a.rotationLambdaArn),
+    finish: (name) =>
+      composition.engine.completeFinish(
+        key(name),
+        { step: 'finishSecret', changed: false, actions: [] },
+        { checkJenkins: true },
+      ),
+    abandon: (name, versionId) => composition.engine.abandon(key(name), versionId),
     ...(log ? { log } : {}),
   };
 }
 
 /**
  * The scheduled scan: inventory, the secrets' rotation states, the pure plan, then the confirmed actions
- * (clean-up, then RotateSecret for each due key). Every target is processed; failures are in the summary, which
- * the caller reports (and fails on).
+ * (repairs of stuck or half-finished rotations, clean-up, then RotateSecret for each due key). Every target is
+ * processed; failures and the problems left are in the summary, which the caller reports (and fails on).
  */
 export async function runScan(composition: Composition, opts: ScanOptions = {}): Promise<ScanSummary> {
   const clock = opts.clock ?? systemClock;

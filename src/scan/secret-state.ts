@@ -5,6 +5,7 @@ import {
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerStore } from '../aws/secret-store';
 import type { ManagedKey } from '../config';
 import { messageOf } from '../domain/errors';
 import { parseKeySecret } from '../domain/keys';
@@ -12,8 +13,9 @@ import type { SecretState } from './types';
 
 /**
  * Reads one managed key's rotation state: DescribeSecret for the stages and the rotation function, the AWSPENDING
- * version's creation time when a rotation is unfinished, and AWSCURRENT's access key id. The secret access key
- * is parsed and dropped at once.
+ * version's creation time when a rotation is unfinished, and the access key ids of AWSCURRENT, AWSPREVIOUS and
+ * AWSPENDING (the last two only when they are on another version). Secret access keys are parsed and dropped at
+ * once: the state holds ids only.
  */
 export async function readSecretState(client: SecretsManagerClient, key: ManagedKey): Promise<SecretState> {
   const base = { key: key.name, secretId: key.secretId };
@@ -24,6 +26,9 @@ export async function readSecretState(client: SecretsManagerClient, key: Managed
     const pendingVersionId = stages.find(
       ([, s]) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT'),
     )?.[0];
+    const previousVersionId = stages.find(
+      ([, s]) => s.includes('AWSPREVIOUS') && !s.includes('AWSCURRENT'),
+    )?.[0];
     const state: SecretState = {
       ...base,
       ...(d.ARN ? { arn: d.ARN } : {}),
@@ -33,7 +38,16 @@ export async function readSecretState(client: SecretsManagerClient, key: Managed
     };
     if (pendingVersionId) {
       const createdDate = await pendingCreated(client, key.secretId, pendingVersionId);
-      state.pending = { versionId: pendingVersionId, ...(createdDate ? { createdDate } : {}) };
+      const accessKeyId = await keyIdOfVersion(client, key.secretId, pendingVersionId);
+      state.pending = {
+        versionId: pendingVersionId,
+        ...(createdDate ? { createdDate } : {}),
+        ...(accessKeyId ? { accessKeyId } : {}),
+      };
+    }
+    if (previousVersionId) {
+      const previous = await keyIdOfVersion(client, key.secretId, previousVersionId);
+      if (previous) state.previousAccessKeyId = previous;
     }
     const current = await client.send(
       new GetSecretValueCommand({ SecretId: key.secretId, VersionStage: 'AWSCURRENT' }),
@@ -48,6 +62,24 @@ export async function readSecretState(client: SecretsManagerClient, key: Managed
       rotationConfigured: false,
       error: `cannot read secret ${key.secretId}: ${messageOf(err)}`,
     };
+  }
+}
+
+/**
+ * The access key id a version holds; undefined when it holds no value (RotateSecret's AWSPENDING before
+ * createSecret stored one) or no readable key secret (an old version: it does not make the state unreadable).
+ */
+async function keyIdOfVersion(
+  client: SecretsManagerClient,
+  secretId: string,
+  versionId: string,
+): Promise<string | undefined> {
+  const raw = await new SecretsManagerStore(client).getValue(secretId, { versionId });
+  if (raw === undefined) return undefined;
+  try {
+    return parseKeySecret(raw, `version ${versionId} of ${secretId}`).accessKeyId;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import { RotationError } from '../domain/errors';
 import type { ExecutionResult } from './execute';
+import { bySeverity } from './problems';
 import type { Inventory, ScanPlan, ScanSummary } from './types';
 
 /** Joins what was decided and what was done into the one summary of a scan. */
@@ -26,11 +27,13 @@ export function summarize(
     },
     rotated: plan.rotated,
     started: done.started,
+    repaired: done.repaired,
     skipped: [...plan.skipped, ...done.skipped],
     failed: [...plan.failed, ...done.failed],
     deleted: done.deleted,
     inProgress,
     unmanagedStale: plan.unmanagedStale,
+    problems: [...plan.problems, ...done.unrepaired].sort(bySeverity),
     notifications: [],
   };
   return { ...summary, counts: countsOf(summary) };
@@ -46,6 +49,9 @@ export function countsOf(s: Omit<ScanSummary, 'counts'>): ScanSummary['counts'] 
     inProgress: s.inProgress.length,
     stuck: s.inProgress.filter((p) => p.stuck).length,
     unmanagedStale: s.unmanagedStale.length,
+    repaired: s.repaired.length,
+    problems: s.problems.length,
+    problemErrors: s.problems.filter((p) => p.severity === 'error').length,
   };
 }
 
@@ -53,11 +59,15 @@ export function countsOf(s: Omit<ScanSummary, 'counts'>): ScanSummary['counts'] 
 export class ScanFailedError extends RotationError {
   constructor(readonly summary: ScanSummary) {
     const failed = summary.failed.map((f) => `${f.key}: ${f.reason}`);
+    const problems = summary.problems
+      .filter((p) => p.severity === 'error')
+      .map((p) => `${p.key}: ${p.message}${p.fix ? ` (fix: ${p.fix})` : ''}`);
     const notify = summary.notifications
       .filter((n) => !n.ok)
       .map((n) => `${n.channel}: ${n.detail ?? 'failed'}`);
     const parts = [
       ...(failed.length ? [`${failed.length} failure(s): ${failed.join('; ')}`] : []),
+      ...(problems.length ? [`${problems.length} problem(s) of severity error: ${problems.join('; ')}`] : []),
       ...(notify.length ? [`notification failed: ${notify.join('; ')}`] : []),
     ];
     super(`scan finished with ${parts.join('; and ')}`, 'ScanFailed', { counts: summary.counts });
@@ -65,17 +75,21 @@ export class ScanFailedError extends RotationError {
   }
 }
 
-/** True when the scan must fail its invocation: a target failed, or the report did not reach its audience. */
+/**
+ * True when the scan must fail its invocation: a target failed, a problem of severity error is left (it blocks
+ * rotations or leaves a key working that should not be), or the report did not reach its audience.
+ */
 export const scanFailed = (s: ScanSummary): boolean =>
-  s.failed.length > 0 || s.notifications.some((n) => !n.ok);
+  s.failed.length > 0 || s.problems.some((p) => p.severity === 'error') || s.notifications.some((n) => !n.ok);
 
 /** One line for a mail subject or a chat title (SNS: ASCII, no line breaks, under 100 characters). */
 export function summaryTitle(s: ScanSummary): string {
   const c = s.counts;
-  const status = c.failed ? 'FAILED' : 'ok';
+  const status = c.failed || c.problemErrors ? 'FAILED' : 'ok';
   const title =
     `Key rotation scan ${status}: ${c.started} started, ${c.failed} failed, ${c.deleted} deleted, ` +
-    `${c.unmanagedStale} unmanaged stale`;
+    `${c.unmanagedStale} unmanaged stale` +
+    `${c.repaired ? `, ${c.repaired} repaired` : ''}${c.problems ? `, ${c.problems} problems` : ''}`;
   return title.replace(/[^\x20-\x7e]/g, '?').slice(0, 99);
 }
 
@@ -91,7 +105,17 @@ export function summaryText(s: ScanSummary): string {
     if (items.length > MAX_LINES) lines.push(`• … and ${items.length - MAX_LINES} more`);
   };
   section('Failed', s.failed, (f) => `${f.key}: ${f.reason}`);
-  section('Rotation started', s.started, (x) => `${x.key}: key ${x.accessKeyId}, ${x.ageDays} days old`);
+  section(
+    'Problems',
+    s.problems,
+    (p) => `${p.severity.toUpperCase()} ${p.key}: ${p.message}${p.fix ? `. Fix: ${p.fix}` : ''}`,
+  );
+  section('Repaired', s.repaired, (x) => `${x.key} (${x.kind}, ${x.action}): ${x.detail}`);
+  section(
+    'Rotation started',
+    s.started,
+    (x) => `${x.key}: key ${x.accessKeyId}, ${x.ageDays} days old${x.warning ? ` (${x.warning})` : ''}`,
+  );
   section('Rotated', s.rotated, (x) => `${x.key}: now ${x.accessKeyId ?? '?'} (${x.at})`);
   section(
     'In progress',

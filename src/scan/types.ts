@@ -1,3 +1,7 @@
+import type { Attempt } from '../domain/attempts';
+import type { ProblemKind, Repair } from '../domain/diagnose';
+import type { KeyProblem } from './problems';
+
 /** One access key as the inventory saw it. Ids and dates only: the inventory never holds key material. */
 export interface InventoryKey {
   accessKeyId: string;
@@ -24,6 +28,8 @@ export interface InventoryUser {
    * tags whose key no longer exists and values that are not a date.
    */
   deactivationTags?: Record<string, string>;
+  /** Managed users only: the rotation attempts recorded in the user's tags (see domain/attempts.ts). */
+  attempts?: Attempt[];
 }
 
 export type InventorySource = 'credential-report' | 'list';
@@ -67,8 +73,13 @@ export interface SecretState {
   /** The access key id and user held by AWSCURRENT. */
   currentAccessKeyId?: string;
   currentUserName?: string;
-  /** AWSPENDING on a version other than AWSCURRENT's: a rotation that has not finished. */
-  pending?: { versionId: string; createdDate?: Date };
+  /** The access key id held by AWSPREVIOUS, when it is on a version other than AWSCURRENT's. */
+  previousAccessKeyId?: string;
+  /**
+   * AWSPENDING on a version other than AWSCURRENT's: a rotation that has not finished, when it began, and the key
+   * it created (none yet when createSecret has not stored one).
+   */
+  pending?: { versionId: string; createdDate?: Date; accessKeyId?: string };
   lastRotatedDate?: Date;
   /** Why the secret could not be read; the key is then reported as failed. */
   error?: string;
@@ -86,6 +97,43 @@ export interface RotateAction {
   maxAgeDays: number;
   /** Passed to RotateSecret as RotationLambdaARN: set only when the secret has no rotation function yet. */
   rotationLambdaArn?: string;
+  /**
+   * To make room, this rotation deletes the last rotation's rollback key: an inactive key still inside its grace
+   * period (deleteAfterDays after its deactivation). The rotation does it, with a warning; reports say so.
+   */
+  rollbackKey?: RollbackKey;
+}
+
+export interface RollbackKey {
+  accessKeyId: string;
+  deactivatedAt: Date;
+  graceEndsAt: Date;
+}
+
+/**
+ * A problem the scan repairs by itself before it rotates anything, through the engine (which reads the state
+ * again first): `finish` completes a promoted rotation (the previous key deactivated once every Jenkins target
+ * holds the current key, and recorded); `abandon` undoes a rotation in flight older than the key's
+ * `abandonStuckAfterHours` that no live invocation runs (Jenkins back on the current key, the pending key
+ * deleted, AWSPENDING removed). The key's rotation is then left to the next run.
+ */
+export interface RepairAction {
+  key: string;
+  userName: string;
+  accountId: string;
+  repair: Repair;
+  problem: KeyProblem;
+}
+
+/** A repair the scan made. */
+export interface RepairedEntry {
+  key: string;
+  kind: ProblemKind;
+  action: Repair;
+  /** What the engine did, ids only. */
+  detail: string;
+  accessKeyId?: string;
+  versionId?: string;
 }
 
 export interface DeleteAction {
@@ -146,6 +194,10 @@ export interface RotatedEntry {
 /** What a scan would do, decided from the inventory alone (pure). The actions are confirmed again before acting. */
 export interface ScanPlan {
   now: Date;
+  /** Problems the scan repairs first (see {@link RepairAction}). */
+  repair: RepairAction[];
+  /** The other rotation problems of managed keys: reported, with the command that fixes each. */
+  problems: KeyProblem[];
   rotate: RotateAction[];
   delete: DeleteAction[];
   untag: UntagAction[];
@@ -163,6 +215,8 @@ export interface StartedEntry {
   accessKeyId: string;
   ageDays: number;
   versionId?: string;
+  /** Something the rotation does that an operator should know (it deletes the rollback key of the last one). */
+  warning?: string;
 }
 
 export interface DeletedEntry {
@@ -192,11 +246,18 @@ export interface ScanSummary {
   };
   rotated: RotatedEntry[];
   started: StartedEntry[];
+  /** Problems the scan repaired by itself this run. */
+  repaired: RepairedEntry[];
   skipped: SkipEntry[];
   failed: FailEntry[];
   deleted: DeletedEntry[];
   inProgress: InProgressEntry[];
   unmanagedStale: UnmanagedStaleEntry[];
+  /**
+   * Rotation problems left after the repairs, most severe first, each with the command that fixes it. One of
+   * severity `error` fails the scan, as a failure does.
+   */
+  problems: KeyProblem[];
   /** Filled in by the caller that sends notifications (the scan handler). */
   notifications: NotificationResult[];
   counts: {
@@ -208,5 +269,9 @@ export interface ScanSummary {
     inProgress: number;
     stuck: number;
     unmanagedStale: number;
+    repaired: number;
+    problems: number;
+    /** Problems of severity `error`: each fails the scan. */
+    problemErrors: number;
   };
 }

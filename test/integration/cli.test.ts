@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/cli/audit';
 import type { PlanReport } from '../../src/cli/plan';
 import type { EmergencyReport } from '../../src/engine/emergency';
-import type { RotateNowReport } from '../../src/engine/rotate-now';
+import type { RecoveryReport, RotateNowReport } from '../../src/engine/rotate-now';
 import { serializeState } from '../../localcloud/aws/admin';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey, type SeededKey } from '../../localcloud/scenario';
-import { jenkinsCredential } from '../support/jenkins';
+import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/jenkins';
 
 /**
  * The operator CLI run as a user runs it (`node bin/key-rotator.js …`, a child process) against the local cloud
@@ -55,6 +55,17 @@ const KEYS: ScenarioKey[] = [
     secretName: 'jenkins/qa/aws-key',
     credentials: [{ store: 'system', credentialId: 'aws-qa', kind: 'aws' }],
   },
+  // Two keys for the way out of a stuck rotation: a system store and a folder store each.
+  ...['ops', 'ci'].map((n): ScenarioKey => ({
+    name: `${n}-ecr-push`,
+    iamUser: `jenkins-${n}`,
+    ageDays: 50,
+    secretName: `jenkins/${n}/aws-key`,
+    credentials: [
+      { store: 'system', credentialId: `aws-${n}`, kind: 'aws' },
+      { store: { folder: `${n}/deploy` }, credentialId: `aws-${n}-folder`, kind: 'usernamePassword' },
+    ],
+  })),
 ];
 
 let cloud: LocalCloud;
@@ -337,6 +348,10 @@ describe('key-rotator plan', () => {
       ['dev-ecr-push', 'aws-dev', true],
       ['stage-ecr-push', 'aws-stage', true],
       ['qa-ecr-push', 'aws-qa', true],
+      ['ops-ecr-push', 'aws-ops', true],
+      ['ops-ecr-push', 'aws-ops-folder', true],
+      ['ci-ecr-push', 'aws-ci', true],
+      ['ci-ecr-push', 'aws-ci-folder', true],
     ]);
     expect(plan.ok).toBe(true);
 
@@ -470,11 +485,163 @@ describe('key-rotator rotate', () => {
   });
 });
 
+describe('the rollback key of the last rotation is never deleted silently', () => {
+  it('a second rotation right after the first is refused without --yes, naming the key; --yes goes ahead', async () => {
+    // jenkins-prod was rotated above: its old key is inactive and inside its grace period.
+    const before = keysOf('jenkins-prod').map((k) => [k.accessKeyId, k.status]);
+    const rollback = keysOf('jenkins-prod').find((k) => k.status === 'Inactive')?.accessKeyId ?? '';
+    expect(rollback).toBe(seededKey('prod-ecr-push').accessKeyId);
+    const current = await currentKeyId('jenkins/prod/aws-key');
+
+    const refused = await cli(withEndpoint('rotate', 'jenkins-prod'));
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^Rotation of prod-ecr-push \(IAM user jenkins-prod\) NOT STARTED/);
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `^key-rotator: error: rotating prod-ecr-push now deletes key ${rollback} \\(deactivated .*inside its grace period until .*\\): the key a rollback of the last rotation would need\\. Nothing was changed\\. Confirm to go ahead with --yes \\(key-rotator rotate jenkins-prod --yes\\)$`,
+        'm',
+      ),
+    );
+    expect(keysOf('jenkins-prod').map((k) => [k.accessKeyId, k.status])).toEqual(before);
+    expect(await currentKeyId('jenkins/prod/aws-key')).toBe(current);
+
+    const confirmed = await cli(withEndpoint('rotate', 'jenkins-prod', '--yes', '--json'));
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    const report = JSON.parse(confirmed.stdout) as RotateNowReport;
+    expect(report.outcome).toBe('rotated');
+    expect(report.warnings.join('\n')).toMatch(
+      new RegExp(`deleted key ${rollback} to make room although it is inside its grace period`),
+    );
+    expect(keysOf('jenkins-prod').map((k) => k.accessKeyId)).not.toContain(rollback);
+  });
+});
+
+describe('a stuck rotation has a way out without Secrets Manager surgery', () => {
+  /** A CLI rotation that fails at the folder store, and whose undo cannot reach that store either. */
+  async function failedRotation(user: string, folder: string, extra: () => Promise<void> = async () => {}) {
+    await jenkinsFault(cloud, { path: `/job/${folder}/job/deploy/credentials/`, status: 503, count: 1000 });
+    await extra();
+    try {
+      const r = await cli(withEndpoint('rotate', user));
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/FAILED at setSecret/);
+      return r;
+    } finally {
+      await clearJenkinsFaults(cloud);
+    }
+  }
+  const inFlightFix = (user: string) =>
+    `fix: key-rotator rotate ${user} --resume (or key-rotator rotate ${user} --abandon to undo it)`;
+
+  it('audit shows what a failed CLI rotation left first, with its fix, and exits 1; --resume completes it', async () => {
+    const old = seededKey('ops-ecr-push').accessKeyId;
+    const failed = await failedRotation('jenkins-ops', 'ops');
+    // The failed rotation's own report prints the commands, read from what it left.
+    expect(failed.stdout).toContain('What the failed rotation left (read again now), and how to fix it:');
+    expect(failed.stdout).toContain(inFlightFix('jenkins-ops'));
+    const pending = keysOf('jenkins-ops').find((k) => k.accessKeyId !== old)?.accessKeyId ?? '';
+    expect(pending).toMatch(/^AKIA/);
+
+    const audit = await cli(withEndpoint('audit'));
+    expect(audit.code).toBe(1);
+    // (jenkins-qa's contained emergency above, when it ran, left a rotation in flight too.)
+    const at = audit.stdout.search(/^Problems \(\d+ problems?, 0 of severity error; most severe first\):$/m);
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(audit.stdout.indexOf('USER  '));
+    expect(audit.stdout).toMatch(
+      new RegExp(
+        `^ {2}WARNING {2}ops-ecr-push, user jenkins-ops: a rotation is unfinished \\(version [\\w-]+, started 0 h ago, new key ${pending}\\)`,
+        'm',
+      ),
+    );
+    expect(audit.stdout).toContain(inFlightFix('jenkins-ops'));
+    expect(audit.stderr).toMatch(/^key-rotator: error: \d rotation problem\(s\) that block rotations/);
+    const json = JSON.parse((await cli(withEndpoint('audit', '--json'))).stdout) as AuditReport;
+    expect(json.problems.filter((p) => p.key === 'ops-ecr-push')).toEqual([
+      expect.objectContaining({
+        key: 'ops-ecr-push',
+        user: 'jenkins-ops',
+        kind: 'rotation-in-flight',
+        severity: 'warning',
+        accessKeyId: pending,
+        fix: 'key-rotator rotate jenkins-ops --resume (or key-rotator rotate jenkins-ops --abandon to undo it)',
+      }),
+    ]);
+
+    // A plain rotate is refused, naming the way out.
+    const again = await cli(withEndpoint('rotate', 'jenkins-ops'));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/unfinished rotation .*key-rotator rotate jenkins-ops --resume.*--abandon/);
+
+    const r = await cli(withEndpoint('rotate', 'jenkins-ops', '--resume', '--json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/resuming the rotation of ops-ecr-push/);
+    const report = JSON.parse(r.stdout) as RecoveryReport;
+    expect(report).toMatchObject({
+      action: 'resume',
+      outcome: 'resumed',
+      found: [expect.objectContaining({ kind: 'rotation-in-flight', accessKeyId: pending })],
+      rotation: { outcome: 'rotated', newKeyId: pending, oldKeyId: old },
+    });
+    expect(await currentKeyId('jenkins/ops/aws-key')).toBe(pending);
+    expect(keysOf('jenkins-ops').map((k) => [k.accessKeyId, k.status])).toEqual([
+      [old, 'Inactive'],
+      [pending, 'Active'],
+    ]);
+    expect((await jenkinsCredential(cloud, 'system', 'aws-ops'))['accessKey']).toBe(pending);
+    expect((await jenkinsCredential(cloud, { folder: 'ops/deploy' }, 'aws-ops-folder'))['username']).toBe(
+      pending,
+    );
+    const after = JSON.parse((await cli(withEndpoint('audit', '--json'))).stdout) as AuditReport;
+    expect(after.problems.map((p) => p.key)).not.toContain('ops-ecr-push');
+    // Nothing left: a second --resume has nothing to do.
+    const nothing = await cli(withEndpoint('rotate', 'jenkins-ops', '--resume'));
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(nothing.stdout).toMatch(/^Nothing to resume for ops-ecr-push/);
+  });
+
+  it('--abandon puts every Jenkins credential back on the current key and deletes the pending key; rotate works again', async () => {
+    const old = seededKey('ci-ecr-push').accessKeyId;
+    // The system store takes the new key, then refuses to be put back: it is left holding the pending key.
+    await failedRotation('jenkins-ci', 'ci', () =>
+      jenkinsFault(cloud, {
+        method: 'POST',
+        path: '/credentials/store/system/domain/_/credential/aws-ci/',
+        status: 503,
+        skip: 1,
+        count: 1000,
+      }),
+    );
+    const pending = keysOf('jenkins-ci').find((k) => k.accessKeyId !== old)?.accessKeyId ?? '';
+    expect((await jenkinsCredential(cloud, 'system', 'aws-ci'))['accessKey']).toBe(pending);
+
+    const r = await cli(withEndpoint('rotate', 'jenkins-ci', '--abandon'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Abandoned the rotation in flight of ci-ecr-push \(IAM user jenkins-ci\)/);
+    expect(r.stdout).toContain('  - restored Jenkins target jenkins-0 to the current key\n');
+    expect(r.stdout).toContain(`  - deleted the new key ${pending}\n`);
+    expect(keysOf('jenkins-ci').map((k) => [k.accessKeyId, k.status])).toEqual([[old, 'Active']]);
+    expect((await jenkinsCredential(cloud, 'system', 'aws-ci'))['accessKey']).toBe(old);
+    expect((await jenkinsCredential(cloud, { folder: 'ci/deploy' }, 'aws-ci-folder'))['username']).toBe(old);
+    expect(await currentKeyId('jenkins/ci/aws-key')).toBe(old);
+
+    const twice = await cli(withEndpoint('rotate', 'jenkins-ci', '--abandon', '--json'));
+    expect(twice.code).toBe(0);
+    expect((JSON.parse(twice.stdout) as RecoveryReport).outcome).toBe('nothing-to-do');
+
+    const ok = await cli(withEndpoint('rotate', 'jenkins-ci'));
+    expect(ok.code, ok.stderr).toBe(0);
+    const now = await currentKeyId('jenkins/ci/aws-key');
+    expect(now).not.toBe(old);
+    expect((await jenkinsCredential(cloud, 'system', 'aws-ci'))['accessKey']).toBe(now);
+  });
+});
+
 describe('key-rotator validate-config', () => {
   it('OK with a summary for the scenario configuration', async () => {
     const r = await cli(['validate-config', configPath], { env: {} });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^OK: .*rotator\.config\.json: 4 managed keys, 5 Jenkins credentials\n/);
+    expect(r.stdout).toMatch(/^OK: .*rotator\.config\.json: 6 managed keys, 9 Jenkins credentials\n/);
   });
 
   it('fails with the path of each issue', async () => {

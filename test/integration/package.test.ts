@@ -76,7 +76,9 @@ const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
     'iam:ListAccessKeys',
     'iam:ListUserTags',
     'iam:ListUsers',
+    'iam:TagUser',
     'iam:UntagUser',
+    'iam:UpdateAccessKey',
     'lambda:InvokeFunction',
     'logs:CreateLogStream',
     'logs:PutLogEvents',
@@ -84,6 +86,7 @@ const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
     'secretsmanager:GetSecretValue',
     'secretsmanager:ListSecretVersionIds',
     'secretsmanager:RotateSecret',
+    'secretsmanager:UpdateSecretVersionStage',
     'sns:Publish',
     'sqs:SendMessage',
     'sts:AssumeRole',
@@ -253,11 +256,15 @@ describe('serverless package --stage ci', () => {
     expect(exact.string(scan['IAM_USER_PATH'])).toBe(CI.userPath);
     // RotateSecret needs lambda:InvokeFunction on the rotation function, and only that function.
     expect(grantedOn(exact, 'ScanRole', 'lambda:InvokeFunction')).toEqual([fnArn('rotate')]);
-    // The webhook secret the config names, and only it, besides the managed-key secrets.
-    expect(grantedOn(exact, 'ScanRole', 'secretsmanager:GetSecretValue').sort()).toEqual([
-      `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.secretPrefix}*`,
-      `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CONFIG.notifications.slackWebhookSecretId}-??????`,
-    ]);
+    // The webhook secret the config names, and only it, besides the managed-key secrets and the Jenkins tokens
+    // (the repairs of stuck rotations put Jenkins back on the current key).
+    expect(grantedOn(exact, 'ScanRole', 'secretsmanager:GetSecretValue').sort()).toEqual(
+      [
+        `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.secretPrefix}*`,
+        `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.tokenSecretPrefix}*`,
+        `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CONFIG.notifications.slackWebhookSecretId}-??????`,
+      ].sort(),
+    );
   });
 
   it('alarms on failed rotations and on rotate errors, notifying the topic', () => {

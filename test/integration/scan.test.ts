@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   CreateSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -15,6 +17,7 @@ import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
 import { compose } from '../../src/compose';
 import { parseConfig } from '../../src/config';
 import { systemClock, type Clock } from '../../src/engine/ports';
+import { rotateNow } from '../../src/engine/rotate-now';
 import { createLogger } from '../../src/observability/logger';
 import { checkJenkinsTargets, ScanFailedError, type ScanSummary } from '../../src/scan';
 import { captureOutput, rememberSecrets, type Capture } from '../support/capture';
@@ -419,5 +422,205 @@ describe("checkJenkinsTargets (the CLI plan's read-only Jenkins check)", () => {
     expect(checks[0]?.detail).toMatch(/does not exist and createIfMissing is false/);
     expect(checks[1]?.detail).toMatch(/the rotation creates it/);
     expect(checks[2]?.detail).toMatch(/no-such-folder/);
+  });
+});
+
+describe('the scan repairs what it safely can, and reports the rest', () => {
+  const HOUR = 3_600_000;
+  const sdkAttempts = 3;
+  let rc: LocalCloud;
+  let rsm: SecretsManagerClient;
+  let comp: ReturnType<typeof compose>;
+  let scan: () => Promise<ScanSummary>;
+  const clock: Clock = {
+    now: () => new Date(rc.aws.state.now()),
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+  };
+  const withFolder = (name: string, user: string, ageDays: number): ScenarioKey => ({
+    name,
+    iamUser: user,
+    ageDays,
+    secretName: `jenkins/${name}/aws-key`,
+    credentials: [
+      { store: 'system', credentialId: `aws-${name}`, kind: 'aws' },
+      { store: { folder: `${name}/deploy` }, credentialId: `aws-${name}-folder`, kind: 'usernamePassword' },
+    ],
+  });
+  const REPAIR_KEYS = [
+    withFolder('promoted', 'jenkins-promoted', 30),
+    withFolder('stuck', 'jenkins-stuck', 120),
+    withFolder('young', 'jenkins-young', 10),
+    withFolder('gone', 'jenkins-gone', 10),
+  ];
+  const managed = (name: string) => {
+    const k = comp.config.keys.find((x) => x.name === name);
+    if (!k) throw new Error(`no key ${name}`);
+    return k;
+  };
+  const keysOf = (user: string) => rc.aws.state.keysOf(rc.aws.state.defaultAccountId, user);
+  const tagsOfUser = (user: string) =>
+    Object.fromEntries(
+      (rc.aws.state.account(rc.aws.state.defaultAccountId).users.get(user)?.tags ?? []).map((t) => [
+        t.Key,
+        t.Value,
+      ]),
+    );
+  const stagesOf = async (name: string) =>
+    (await rsm.send(new DescribeSecretCommand({ SecretId: `jenkins/${name}/aws-key` }))).VersionIdsToStages ??
+    {};
+  const currentOf = async (name: string) =>
+    (
+      JSON.parse(
+        (await rsm.send(new GetSecretValueCommand({ SecretId: `jenkins/${name}/aws-key` }))).SecretString ??
+          '{}',
+      ) as { accessKeyId: string }
+    ).accessKeyId;
+  const held = async (name: string) => [
+    (await jenkinsCredential(rc, 'system', `aws-${name}`))['accessKey'],
+    (await jenkinsCredential(rc, { folder: `${name}/deploy` }, `aws-${name}-folder`))['username'],
+  ];
+
+  /**
+   * What a CLI rotation that died after setSecret leaves: the new key AWSPENDING and in every Jenkins credential,
+   * both keys active, and (unless `endAttempt`) its attempt record until its lease runs out a minute later.
+   */
+  async function crashedAfterSetSecret(name: string, endAttempt: boolean) {
+    const key = managed(name);
+    const ctx = { token: randomUUID(), deadline: clock.now().getTime() + 60_000, direct: true };
+    const created = await comp.engine.run('createSecret', key, ctx);
+    await comp.engine.run('setSecret', key, ctx);
+    if (endAttempt && created.attemptId) await comp.engine.endAttempt(key, created.attemptId);
+    rememberSecrets(rc, secretsSeen);
+    return { token: ctx.token, pendingKeyId: created.newKeyId ?? '' };
+  }
+
+  const stuck = { old: '', token: '', pendingKeyId: '' };
+  const young = { token: '', pendingKeyId: '' };
+  const gone = { token: '', pendingKeyId: '' };
+  const promoted = { old: '', now: '' };
+
+  beforeAll(async () => {
+    rc = await startLocalCloud({ aws: { propagationDelayMs: 200 } });
+    const aws = rc.aws.adminClientConfig(REGION);
+    rsm = new SecretsManagerClient(aws);
+    const { config } = await seedScenario(rc, REPAIR_KEYS);
+    wireRotator(rc, config, { silent: true });
+    const logger = createLogger('jenkins-key-rotator-scan-repair-test', 'SILENT');
+    comp = compose(parseConfig(config), aws, logger, clock);
+    const handler = createScanHandler({
+      composition: () => Promise.resolve(comp),
+      logger: createLogger('jenkins-key-rotator-scan-repair-test'),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'jenkins-key-rotator-test' }),
+      rotationLambdaArn: ROTATE_LAMBDA_ARN,
+      options: { clock },
+    });
+    scan = () => handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, lambdaContext());
+
+    // A rotation that was promoted, but whose finishSecret could not deactivate the old key.
+    promoted.old = await currentOf('promoted');
+    rc.aws.state.faults.push({
+      id: 'no-deactivation',
+      action: 'iam:UpdateAccessKey',
+      remaining: sdkAttempts,
+      error: { code: 'ServiceFailure', status: 500 },
+    });
+    const r = await rotateNow(comp, managed('promoted'));
+    rc.aws.state.faults = [];
+    expect(r).toMatchObject({ outcome: 'failed', failedStep: 'finishSecret' });
+    promoted.now = await currentOf('promoted');
+
+    // A crashed rotation, then 25 hours pass: older than abandonStuckAfterHours (24 by default).
+    stuck.old = await currentOf('stuck');
+    Object.assign(stuck, await crashedAfterSetSecret('stuck', false));
+    rc.aws.state.clockOffsetMs += 25 * HOUR;
+    // Then a crash just now, and one whose pending key someone deleted by hand.
+    Object.assign(young, await crashedAfterSetSecret('young', true));
+    Object.assign(gone, await crashedAfterSetSecret('gone', true));
+    rc.aws.state.accessKeys.delete(gone.pendingKeyId);
+  }, 120_000);
+
+  afterAll(async () => {
+    rsm.destroy();
+    await rc.close();
+  });
+
+  it('finishes the promoted rotation and abandons the old one, reports the rest, and fails on an error left', async () => {
+    expect(await held('stuck')).toEqual([stuck.pendingKeyId, stuck.pendingKeyId]);
+    const outputBefore = capture.text().length;
+    const err = await scan().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ScanFailedError);
+    const s = (err as ScanFailedError).summary;
+    expect(s.repaired).toEqual([
+      expect.objectContaining({ key: 'promoted', kind: 'previous-still-active', action: 'finish' }),
+      expect.objectContaining({
+        key: 'stuck',
+        kind: 'rotation-in-flight',
+        action: 'abandon',
+        versionId: stuck.token,
+        detail: expect.stringContaining(`deleted the new key ${stuck.pendingKeyId}`) as unknown,
+      }),
+    ]);
+    expect(s.problems.map((p) => [p.key, p.kind, p.severity])).toEqual([
+      ['gone', 'pending-key-gone', 'error'],
+      ['young', 'rotation-in-flight', 'warning'],
+    ]);
+    expect(s.problems[0]?.fix).toBe('key-rotator rotate jenkins-gone --abandon');
+    expect(s.failed).toEqual([]);
+    expect((err as Error).message).toMatch(
+      /^scan finished with 1 problem\(s\) of severity error: gone: AWSPENDING .* \(fix: key-rotator rotate jenkins-gone --abandon\)$/,
+    );
+
+    // promoted: the old key deactivated and recorded for the clean-up.
+    expect(keysOf('jenkins-promoted').find((k) => k.accessKeyId === promoted.old)?.status).toBe('Inactive');
+    expect(tagsOfUser('jenkins-promoted')[`key-rotator:deactivated:${promoted.old}`]).toMatch(/^\d{4}-/);
+    // stuck: Jenkins back on the current key, the pending key deleted, AWSPENDING gone, not restarted this run.
+    expect(await held('stuck')).toEqual([stuck.old, stuck.old]);
+    expect(keysOf('jenkins-stuck').map((k) => k.accessKeyId)).toEqual([stuck.old]);
+    expect(Object.values(await stagesOf('stuck')).flat()).not.toContain('AWSPENDING');
+    expect(Object.keys(tagsOfUser('jenkins-stuck')).filter((t) => t.includes(':attempt:'))).toEqual([]);
+    expect(s.started).toEqual([]);
+    expect(s.skipped).toContainEqual(
+      expect.objectContaining({
+        key: 'stuck',
+        reason: expect.stringMatching(/^rotation left to the next run/) as unknown,
+      }),
+    );
+    // young and gone: reported, untouched.
+    expect((await stagesOf('young'))[young.token]).toEqual(['AWSPENDING']);
+    expect(keysOf('jenkins-young').map((k) => k.accessKeyId)).toContain(young.pendingKeyId);
+    expect((await stagesOf('gone'))[gone.token]).toEqual(['AWSPENDING']);
+
+    const out = capture.text().slice(outputBefore);
+    expect(emfLines(out)[0]).toMatchObject({
+      RotationsRepaired: 2,
+      RotationProblems: 2,
+      RotationFailures: 0,
+    });
+  });
+
+  it('the next run abandons what is now old enough and rotates the key it abandoned before', async () => {
+    rc.aws.state.clockOffsetMs += 25 * HOUR;
+    const s = await scan();
+    expect(s.repaired.map((r) => [r.key, r.kind, r.action])).toEqual([
+      ['gone', 'pending-key-gone', 'abandon'],
+      ['young', 'rotation-in-flight', 'abandon'],
+    ]);
+    expect(s.problems).toEqual([]);
+    expect(s.started.map((x) => x.key)).toEqual(['stuck']);
+    expect(await held('gone')).toEqual([await currentOf('gone'), await currentOf('gone')]);
+    expect(keysOf('jenkins-young').map((k) => k.accessKeyId)).not.toContain(young.pendingKeyId);
+    await waitForRotations(rc.aws.state, 60_000);
+    const now = await currentOf('stuck');
+    expect(now).not.toBe(stuck.old);
+    expect(await held('stuck')).toEqual([now, now]);
+  });
+
+  it('never wrote a secret access key to the output', () => {
+    rememberSecrets(rc, secretsSeen);
+    const out = capture.text();
+    for (const secret of secretsSeen) expect(out.includes(secret)).toBe(false);
   });
 });

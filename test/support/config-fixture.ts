@@ -15,3 +15,13 @@ export const rawKey = (overrides: Record<string, unknown> = {}) => ({
   verify: { ecr: { region: 'us-east-1' } },
   ...overrides,
 });
+
+/** Another managed key like {@link rawKey}, for user `jenkins-<name>`, with its own secret and credential. */
+export const rawKeyNamed = (name: string, overrides: Record<string, unknown> = {}) =>
+  rawKey({
+    name,
+    iamUser: `jenkins-${name}`,
+    secretId: `jenkins/${name}/aws-key`,
+    jenkins: [{ ...rawKey().jenkins[0], credentialId: `aws-${name}` }],
+    ...overrides,
+  });

@@ -13,10 +13,10 @@ export async function jenkinsCredential(
   return Promise.resolve({ ...view.fields, id: view.id });
 }
 
-/** The next `count` requests whose path contains `path` answer `status`. */
+/** After `skip` matching requests, the next `count` requests whose path contains `path` answer `status`. */
 export async function jenkinsFault(
   cloud: LocalCloud,
-  fault: { method?: string; path: string; status: number; count?: number },
+  fault: { method?: string; path: string; status: number; count?: number; skip?: number },
 ): Promise<void> {
   const r = await fetch(`${cloud.jenkins.url}/_localcloud/faults`, {
     method: 'POST',

@@ -38,7 +38,25 @@ describe('parseCommandLine', () => {
       target: 'jenkins-prod',
       json: false,
       emergency: false,
+      force: false,
       deleteOld: false,
+      yes: false,
+    });
+    expect(run('rotate', 'jenkins-prod', '--yes').args).toMatchObject({ yes: true });
+    expect(run('rotate', 'jenkins-prod', '-y').args).toMatchObject({ yes: true });
+    expect(run('rotate', 'jenkins-prod', '--resume').args).toMatchObject({
+      recovery: 'resume',
+      force: false,
+    });
+    expect(run('rotate', '--abandon', 'jenkins-prod', '--force', '--json').args).toMatchObject({
+      recovery: 'abandon',
+      force: true,
+      json: true,
+    });
+    expect(run('rotate', 'jenkins-prod', '--resume', '--force', '--yes').args).toMatchObject({
+      recovery: 'resume',
+      force: true,
+      yes: true,
     });
     expect(
       run('rotate', '--emergency', 'jenkins-prod', '--delete-old', '--reason', 'leaked in a log', '--json')
@@ -48,7 +66,9 @@ describe('parseCommandLine', () => {
       target: 'jenkins-prod',
       json: true,
       emergency: true,
+      force: false,
       deleteOld: true,
+      yes: false,
       reason: 'leaked in a log',
     });
     expect(run('rotate', 'AKIAABCDEFGHIJKLMNOP', '--emergency').args).toMatchObject({
@@ -122,6 +142,22 @@ describe('parseCommandLine', () => {
     expect(usage('validate-config', 'a.json', 'b.json')).toMatch(/unexpected argument "b.json"/);
     expect(usage('rotate', 'jenkins-prod', '--reason', 'x')).toMatch(/--reason goes with --emergency/);
     expect(usage('rotate', 'AKIAABCDEFGHIJKLMNOP')).toMatch(/access key id.*--emergency/);
+    expect(usage('rotate', 'jenkins-prod', '--resume', '--abandon')).toMatch(
+      /--resume and --abandon exclude each other/,
+    );
+    expect(usage('rotate', 'jenkins-prod', '--emergency', '--resume')).toMatch(
+      /--resume does not go with --emergency/,
+    );
+    expect(usage('rotate', 'jenkins-prod', '--abandon', '--emergency')).toMatch(
+      /--abandon does not go with --emergency/,
+    );
+    expect(usage('rotate', 'jenkins-prod', '--force')).toMatch(/--force goes with --resume or --abandon/);
+    expect(usage('rotate', 'jenkins-prod', '--abandon', '--yes')).toMatch(/--yes goes with a rotation/);
+    expect(usage('rotate', 'jenkins-prod', '--abandon', '--delete-old')).toMatch(
+      /--delete-old goes with a rotation/,
+    );
+    expect(usage('rotate', 'AKIAABCDEFGHIJKLMNOP', '--abandon')).toMatch(/access key id/);
+    expect(usage('audit', '--resume')).toMatch(/--resume is not an option of audit/);
     expect(usage('audit', '--config')).toBe('option --config needs a value');
     expect(usage('audit', '--config', '')).toBe('option --config needs a value');
     expect(usage('audit', '--json=yes')).toBe('option --json takes no value');

@@ -141,7 +141,15 @@ describe('audit', () => {
       lastUsedService: 's3',
     });
     expect(key('AKIALEGACYLEGACYLEG2')).toMatchObject({ rotationDue: null, stale: true });
-    expect(r.counts).toEqual({ users: 3, keys: 4, managedKeys: 2, staleKeys: 2, activeKeys: 3 });
+    expect(r.counts).toEqual({
+      users: 3,
+      keys: 4,
+      managedKeys: 2,
+      staleKeys: 2,
+      activeKeys: 3,
+      problems: 0,
+      problemErrors: 0,
+    });
   });
 
   it('the table: a row per key, users without keys included', () => {
@@ -162,13 +170,16 @@ describe('audit', () => {
       /^legacy-ci\s+AKIALEGACYLEGACYLEG1\s+active\s+89d\s+2025-05-31 s3\s+no\s+-$/,
     );
     expect(lines.find((l) => l.startsWith('nobody'))).toMatch(/^nobody\s+\(no keys\)\s+no\s+-$/);
-    expect(lines).toContain('3 users, 4 keys (3 active), 2 managed, 2 stale');
+    expect(lines).toContain('3 users, 4 keys (3 active), 2 managed, 2 stale, 0 problems');
+    expect(formatAudit(r)).not.toMatch(/Problems/);
   });
 });
 
 describe('plan report', () => {
   const plan: ScanPlan = {
     now: NOW,
+    repair: [],
+    problems: [],
     rotate: [
       {
         key: 'prod-ecr-push',

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { ConcurrentRotationError } from '../../src/domain/errors';
 import type { AccessKeyMeta } from '../../src/domain/keys';
+import type { AbandonResult } from '../../src/engine/engine';
 import type { Clock } from '../../src/engine/ports';
 import { executePlan, type ActionPorts } from '../../src/scan/execute';
 import type { StartResult } from '../../src/scan/secret-state';
-import type { DeleteAction, RotateAction, ScanPlan, UntagAction } from '../../src/scan/types';
+import type { KeyProblem } from '../../src/scan/problems';
+import type { DeleteAction, RepairAction, RotateAction, ScanPlan, UntagAction } from '../../src/scan/types';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -15,6 +18,8 @@ const clock: Clock = { now: () => NOW, sleep: () => Promise.resolve() };
 
 const emptyPlan = (over: Partial<ScanPlan> = {}): ScanPlan => ({
   now: NOW,
+  repair: [],
+  problems: [],
   rotate: [],
   delete: [],
   untag: [],
@@ -76,6 +81,18 @@ class FakePorts implements ActionPorts {
   startRotation(a: RotateAction) {
     this.calls.push(`RotateSecret ${a.secretId}${a.rotationLambdaArn ? ` ${a.rotationLambdaArn}` : ''}`);
     return this.start(a);
+  }
+  finishResult: () => Promise<{ actions: string[]; warnings?: string[] }> = () =>
+    Promise.resolve({ actions: [`deactivated the previous key ${OLD}`] });
+  finish(key: string) {
+    this.calls.push(`finish ${key}`);
+    return this.finishResult();
+  }
+  abandonResult: () => Promise<AbandonResult> = () =>
+    Promise.resolve({ done: true, actions: ['deleted the new key AKIAPENDING000000001'] });
+  abandon(key: string, versionId: string) {
+    this.calls.push(`abandon ${key} ${versionId}`);
+    return this.abandonResult();
   }
 }
 
@@ -241,5 +258,117 @@ describe('executePlan: starting rotations', () => {
     const r = await executePlan(emptyPlan({ rotate: [rotateAction()] }), p);
     expect(p.calls.filter((c) => c.startsWith('RotateSecret'))).toEqual([]);
     expect(r.failed[0]?.reason).toMatch(/AKIANEWCOMER00000001/);
+  });
+});
+
+const problem = (over: Partial<KeyProblem> = {}): KeyProblem => ({
+  key: 'prod',
+  user: 'jenkins-prod',
+  accountId: ACCOUNT,
+  kind: 'rotation-in-flight',
+  severity: 'error',
+  message: 'a rotation is unfinished (version v-stuck, started 30 h ago)',
+  fix: 'key-rotator rotate jenkins-prod --resume',
+  repair: 'abandon',
+  versionId: 'v-stuck',
+  ...over,
+});
+const repairOf = (p: KeyProblem): RepairAction => ({
+  key: p.key,
+  userName: p.user,
+  accountId: p.accountId,
+  repair: p.repair ?? 'finish',
+  problem: p,
+});
+
+describe('executePlan: repairs, through the engine, before anything else', () => {
+  it('abandons a stuck rotation and finishes a promoted one before the clean-up and the rotations', async () => {
+    const p = ports();
+    const finish = problem({
+      key: 'dev',
+      kind: 'previous-still-active',
+      repair: 'finish',
+      accessKeyId: OLD,
+      versionId: undefined,
+    });
+    const r = await executePlan(
+      emptyPlan({
+        repair: [repairOf(problem()), repairOf(finish)],
+        delete: [deleteAction()],
+        rotate: [rotateAction({ key: 'qa' })],
+      }),
+      p,
+    );
+    expect(p.calls.slice(0, 2)).toEqual(['abandon prod v-stuck', 'finish dev']);
+    expect(r.repaired).toEqual([
+      {
+        key: 'prod',
+        kind: 'rotation-in-flight',
+        action: 'abandon',
+        detail: 'deleted the new key AKIAPENDING000000001',
+        versionId: 'v-stuck',
+      },
+      {
+        key: 'dev',
+        kind: 'previous-still-active',
+        action: 'finish',
+        detail: `deactivated the previous key ${OLD}`,
+        accessKeyId: OLD,
+      },
+    ]);
+    expect(r.failed).toEqual([]);
+    expect(r.unrepaired).toEqual([]);
+  });
+
+  it('an abandon the engine could not complete is a failure, and its problem stays', async () => {
+    const p = ports();
+    p.abandonResult = () =>
+      Promise.resolve({
+        done: false,
+        actions: ['left version v-stuck pending: Jenkins target(s) jenkins-0 may still hold the new key'],
+      });
+    const r = await executePlan(emptyPlan({ repair: [repairOf(problem())] }), p);
+    expect(r.repaired).toEqual([]);
+    expect(r.unrepaired).toEqual([problem()]);
+    expect(r.failed).toEqual([
+      {
+        key: 'prod',
+        reason: expect.stringMatching(
+          /^could not abandon the rotation in flight \(a rotation is unfinished .*\): left version v-stuck pending: Jenkins/,
+        ) as unknown,
+      },
+    ]);
+  });
+
+  it('a finish the engine refuses (Jenkins not on the current key) is a failure naming why', async () => {
+    const p = ports();
+    p.finishResult = () =>
+      Promise.reject(new Error('Jenkins target jenkins-0 holds AKIAOLD, not the current key'));
+    const pr = problem({ kind: 'previous-still-active', repair: 'finish', accessKeyId: OLD });
+    const r = await executePlan(emptyPlan({ repair: [repairOf(pr)] }), p);
+    expect(r.unrepaired).toEqual([pr]);
+    expect(r.failed[0]).toMatchObject({ key: 'prod', accessKeyId: OLD });
+    expect(r.failed[0]?.reason).toMatch(
+      /^could not finish the last rotation .*holds AKIAOLD, not the current key$/,
+    );
+  });
+
+  it('a rotation someone started running since the inventory is left to them, not a failure', async () => {
+    const p = ports();
+    p.abandonResult = () =>
+      Promise.reject(new ConcurrentRotationError('the rotation of version v-stuck is running right now'));
+    const r = await executePlan(emptyPlan({ repair: [repairOf(problem())] }), p);
+    expect(r.failed).toEqual([]);
+    expect(r.unrepaired).toEqual([]);
+    expect(r.skipped[0]?.reason).toMatch(/^did not abandon the rotation in flight: .*running right now/);
+  });
+
+  it('a started rotation that deletes the rollback key of the last one says so', async () => {
+    const p = ports();
+    const rollbackKey = { accessKeyId: OLD, deactivatedAt: daysAgo(2), graceEndsAt: daysAgo(-5) };
+    const r = await executePlan(emptyPlan({ rotate: [rotateAction({ rollbackKey })] }), p);
+    expect(r.started[0]?.warning).toMatch(
+      new RegExp(`deletes key ${OLD}, the rollback key of the last rotation .*inside its grace period`),
+    );
   });
 });

@@ -330,12 +330,20 @@ describe('takeInventory: managed and unmanaged', () => {
         tags: {
           'key-rotator:deactivated:AKIAPROD000000000002': ago(9 * DAY).toISOString(),
           'key-rotator:deactivated:AKIAGONE000000000001': ago(99 * DAY).toISOString(),
+          'key-rotator:attempt:0a1b2c3d4e5f': `v-token ${ago(HOUR).toISOString()} ${ago(0).toISOString()} direct`,
           team: 'ci',
         },
       },
     );
     const inv = await inventoryOf(iam, PROD, { source: 'list' });
     const u = inv.users[0];
+    // The attempt records too, read after the keys (as the engine does) so a new key has its attempt seen.
+    expect(u?.attempts).toEqual([
+      expect.objectContaining({ id: '0a1b2c3d4e5f', token: 'v-token', mode: 'direct', leaseUntil: ago(0) }),
+    ]);
+    expect(iam.calls.indexOf('ListUserTags Jenkins-Prod')).toBeGreaterThan(
+      iam.calls.indexOf('ListAccessKeys Jenkins-Prod'),
+    );
     expect(u?.managedKey).toBe('prod');
     expect(u?.keys[1]?.deactivatedAt).toEqual(ago(9 * DAY));
     expect(u?.keys[0]?.deactivatedAt).toBeUndefined();

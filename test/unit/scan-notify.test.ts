@@ -8,7 +8,8 @@ import {
   webhookUrlOf,
   type NotifyPorts,
 } from '../../src/scan/notify';
-import { countsOf, ScanFailedError, summaryTitle } from '../../src/scan/summary';
+import type { KeyProblem } from '../../src/scan/problems';
+import { countsOf, ScanFailedError, scanFailed, summaryText, summaryTitle } from '../../src/scan/summary';
 import type { ScanSummary } from '../../src/scan/types';
 
 /** A Slack-style incoming webhook: the path carries the secret. */
@@ -64,6 +65,8 @@ function summary(over: Partial<ScanSummary> = {}): ScanSummary {
     unmanagedStale: [
       { user: 'alice', accountId: '111122223333', accessKeyId: 'AKIAALICE00000000001', ageDays: 200 },
     ],
+    repaired: [],
+    problems: [],
     notifications: [],
     ...over,
   };
@@ -216,6 +219,70 @@ describe('ScanFailedError', () => {
     expect(err.summary).toBe(s);
     expect(err.message).toBe(
       'scan finished with 1 failure(s): legacy: due (100 days old, max 90), but user x has a second active key AKIAX; and notification failed: sns: publish failed: Topic does not exist',
+    );
+  });
+});
+
+const problemOf = (severity: KeyProblem['severity'], over: Partial<KeyProblem> = {}): KeyProblem => ({
+  key: 'prod',
+  user: 'jenkins-prod',
+  accountId: '111122223333',
+  kind: 'rotation-in-flight',
+  severity,
+  message: 'a rotation is unfinished (version v1, started 3 h ago)',
+  fix: 'key-rotator rotate jenkins-prod --resume',
+  ...over,
+});
+
+describe('repairs and problems in the summary', () => {
+  const clean = { failed: [], notifications: [] };
+
+  it('a problem of severity error fails the scan, a warning does not', () => {
+    expect(scanFailed(summary({ ...clean, problems: [problemOf('warning')] }))).toBe(false);
+    expect(scanFailed(summary({ ...clean, problems: [problemOf('error')] }))).toBe(true);
+    const err = new ScanFailedError(
+      summary({ ...clean, problems: [problemOf('error'), problemOf('warning')] }),
+    );
+    expect(err.message).toBe(
+      'scan finished with 1 problem(s) of severity error: prod: a rotation is unfinished (version v1, started 3 h ago) (fix: key-rotator rotate jenkins-prod --resume)',
+    );
+  });
+
+  it('counts repairs, problems and errors; the title says FAILED for an error and names both', () => {
+    const s = summary({
+      ...clean,
+      repaired: [
+        { key: 'dev', kind: 'previous-still-active', action: 'finish', detail: 'deactivated AKIAX' },
+      ],
+      problems: [problemOf('error'), problemOf('info', { kind: 'rotation-running' })],
+    });
+    expect(s.counts).toMatchObject({ repaired: 1, problems: 2, problemErrors: 1, failed: 0 });
+    expect(summaryTitle(s)).toBe(
+      'Key rotation scan FAILED: 1 started, 0 failed, 1 deleted, 1 unmanaged stale, 1 repaired, 2 problems',
+    );
+    expect(summaryTitle(summary({ ...clean }))).toMatch(/^Key rotation scan ok: .*unmanaged stale$/);
+  });
+
+  it('the chat text lists problems with their fix and what was repaired', () => {
+    const text = summaryText(
+      summary({
+        ...clean,
+        repaired: [
+          {
+            key: 'dev',
+            kind: 'rotation-in-flight',
+            action: 'abandon',
+            detail: 'deleted the new key AKIAPENDING000000001',
+          },
+        ],
+        problems: [problemOf('error')],
+      }),
+    );
+    expect(text).toContain(
+      'Problems:\n• ERROR prod: a rotation is unfinished (version v1, started 3 h ago). Fix: key-rotator rotate jenkins-prod --resume',
+    );
+    expect(text).toContain(
+      'Repaired:\n• dev (rotation-in-flight, abandon): deleted the new key AKIAPENDING000000001',
     );
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { rawKey } from '../support/config-fixture';
+import { rawKey, rawKeyNamed } from '../support/config-fixture';
 import { parseConfig } from '../../src/config';
 import { planScan, type PlanOptions } from '../../src/scan/plan';
+import type { Attempt } from '../../src/domain/attempts';
 import type { Inventory, InventoryKey, InventoryUser, SecretState } from '../../src/scan/types';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -233,7 +234,9 @@ describe('planScan: a rotation in progress', () => {
     expect(p.failed).toEqual([
       {
         key: 'prod',
-        reason: expect.stringMatching(/has not finished since .*CancelRotateSecret/) as unknown,
+        reason: expect.stringMatching(
+          /has not finished since .*key-rotator rotate jenkins-prod --resume.*--abandon.*abandons it once it is 24 hours old/,
+        ) as unknown,
       },
     ]);
     expect(p.rotate).toEqual([]);
@@ -411,5 +414,217 @@ describe('planScan: clean-up guards', () => {
   it('still cleans up while a rotation is in progress, but never the AWSCURRENT key', () => {
     const p = cleanup(deactivated(8), tagOf(8), state({ pending: { versionId: 'v-p', createdDate: NOW } }));
     expect(p.delete.map((d) => d.accessKeyId)).toEqual([OLD]);
+  });
+});
+
+const PENDING = 'AKIAPENDING000000001';
+const hoursAgo = (h: number) => new Date(NOW.getTime() - h * HOUR);
+const withPolicy = (policy: Record<string, unknown>) =>
+  parseConfig({
+    version: 1,
+    defaults: { maxAgeDays: 90, deleteAfterDays: 7 },
+    keys: [{ ...rawKey(), policy }],
+  });
+
+describe('planScan: rotation problems, and what the scan repairs by itself', () => {
+  it('a promoted rotation whose previous key is still active: repaired (finish), its rotation left to the next run', () => {
+    const p = plan([prodUser([key(CUR, 100), key(OLD, 200)])], state({ previousAccessKeyId: OLD }));
+    expect(p.repair).toEqual([
+      expect.objectContaining({
+        key: 'prod',
+        userName: 'jenkins-prod',
+        accountId: ACCOUNT,
+        repair: 'finish',
+        problem: expect.objectContaining({
+          kind: 'previous-still-active',
+          severity: 'error',
+          accessKeyId: OLD,
+        }) as unknown,
+      }),
+    ]);
+    expect(p.problems).toEqual([]);
+    // Due, but not rotated in the same run: the inventory no longer says what the repair leaves.
+    expect(p.rotate).toEqual([]);
+    expect(p.failed).toEqual([]);
+    expect(p.skipped).toContainEqual(
+      expect.objectContaining({
+        key: 'prod',
+        reason: expect.stringMatching(
+          /^rotation left to the next run: this run first finishes the last rotation/,
+        ) as unknown,
+      }),
+    );
+  });
+
+  it('a previous key inactive but never tagged: repaired (finish) so that the clean-up can delete it later', () => {
+    const p = plan(
+      [prodUser([key(CUR, 10), key(OLD, 200, { status: 'Inactive' })])],
+      state({ previousAccessKeyId: OLD }),
+    );
+    expect(p.repair.map((r) => [r.repair, r.problem.kind])).toEqual([['finish', 'deactivated-untagged']]);
+  });
+
+  it('a rotation in flight older than abandonStuckAfterHours, no live attempt: repaired (abandon), not in progress', () => {
+    const p = plan(
+      [prodUser([key(CUR, 120), key(PENDING, 1)])],
+      state({ pending: { versionId: 'v-stuck', createdDate: hoursAgo(25), accessKeyId: PENDING } }),
+    );
+    expect(p.repair).toEqual([
+      expect.objectContaining({
+        repair: 'abandon',
+        problem: expect.objectContaining({
+          kind: 'rotation-in-flight',
+          versionId: 'v-stuck',
+          ageHours: 25,
+        }) as unknown,
+      }),
+    ]);
+    expect(p.inProgress).toEqual([]);
+    expect(p.failed).toEqual([]);
+    expect(p.rotate).toEqual([]);
+    expect(p.skipped).toContainEqual(
+      expect.objectContaining({
+        reason: expect.stringMatching(
+          /this run first abandons the rotation in flight \(rotation-in-flight\)/,
+        ) as unknown,
+      }),
+    );
+  });
+
+  it('a younger rotation in flight is reported with its fix, in progress, and left alone', () => {
+    const p = plan(
+      [prodUser([key(CUR, 120), key(PENDING, 0)])],
+      state({ pending: { versionId: 'v-young', createdDate: hoursAgo(3), accessKeyId: PENDING } }),
+    );
+    expect(p.repair).toEqual([]);
+    expect(p.problems).toEqual([
+      expect.objectContaining({
+        key: 'prod',
+        user: 'jenkins-prod',
+        kind: 'rotation-in-flight',
+        severity: 'warning',
+        ageHours: 3,
+        fix: 'key-rotator rotate jenkins-prod --resume (or key-rotator rotate jenkins-prod --abandon to undo it)',
+      }),
+    ]);
+    expect(p.inProgress).toEqual([expect.objectContaining({ versionId: 'v-young', stuck: true })]);
+  });
+
+  it('never abandons with abandonStuckAfterHours 0: the old rotation stays a problem and a failure', () => {
+    const p = planScan(
+      inventory([prodUser([key(CUR, 120), key(PENDING, 3)])]),
+      withPolicy({ abandonStuckAfterHours: 0 }),
+      [state({ pending: { versionId: 'v-old', createdDate: hoursAgo(72), accessKeyId: PENDING } })],
+      NOW,
+    );
+    expect(p.repair).toEqual([]);
+    expect(p.problems.map((x) => x.kind)).toEqual(['rotation-in-flight']);
+    expect(p.failed[0]?.reason).not.toMatch(/the scan abandons it/);
+  });
+
+  it('an AWSPENDING whose key is gone: an error with its fix; abandoned once old enough', () => {
+    const young = plan(
+      [prodUser([key(CUR, 120)])],
+      state({ pending: { versionId: 'v-gone', createdDate: hoursAgo(1), accessKeyId: PENDING } }),
+    );
+    expect(young.repair).toEqual([]);
+    expect(young.problems).toEqual([
+      expect.objectContaining({
+        kind: 'pending-key-gone',
+        severity: 'error',
+        accessKeyId: PENDING,
+        fix: 'key-rotator rotate jenkins-prod --abandon',
+      }),
+    ]);
+    const old = plan(
+      [prodUser([key(CUR, 120)])],
+      state({ pending: { versionId: 'v-gone', createdDate: hoursAgo(30), accessKeyId: PENDING } }),
+    );
+    expect(old.repair.map((r) => [r.repair, r.problem.kind])).toEqual([['abandon', 'pending-key-gone']]);
+    expect(old.problems).toEqual([]);
+  });
+
+  it('a rotation a live attempt runs right now is never repaired, whatever its age', () => {
+    const attempt: Attempt = {
+      id: 'a1',
+      token: 'v-running',
+      startedAt: hoursAgo(30),
+      leaseUntil: new Date(NOW.getTime() + 10 * 60_000),
+      mode: 'direct',
+      tagKey: 'key-rotator:attempt:a1',
+    };
+    const user = { ...prodUser([key(CUR, 120), key(PENDING, 1)]), attempts: [attempt] };
+    const p = plan(
+      [user],
+      state({ pending: { versionId: 'v-running', createdDate: hoursAgo(30), accessKeyId: PENDING } }),
+    );
+    expect(p.repair).toEqual([]);
+    expect(p.problems.map((x) => [x.kind, x.severity])).toEqual([['rotation-running', 'info']]);
+    expect(p.inProgress).toHaveLength(1);
+  });
+
+  it('a second active key nobody records: an error with its fix, never repaired', () => {
+    const p = plan([prodUser([key(CUR, 10), key('AKIASTRANGER00000001', 5)])]);
+    expect(p.repair).toEqual([]);
+    expect(p.problems).toEqual([
+      expect.objectContaining({
+        kind: 'second-active-key',
+        severity: 'error',
+        accessKeyId: 'AKIASTRANGER00000001',
+        fix: expect.stringMatching(
+          /aws iam update-access-key .*AKIASTRANGER00000001 --status Inactive/,
+        ) as unknown,
+      }),
+    ]);
+  });
+
+  it('lists problems most severe first', () => {
+    const cfg = parseConfig({
+      version: 1,
+      keys: [rawKey(), rawKeyNamed('dev')],
+    });
+    const dev: InventoryUser = {
+      ...otherUser('jenkins-dev', [key('AKIADEV0000000000001', 5)]),
+      managedKey: 'dev',
+    };
+    const p = planScan(
+      inventory([prodUser([key(CUR, 10), key(PENDING, 0)]), dev]),
+      cfg,
+      [
+        state({ pending: { versionId: 'v', createdDate: hoursAgo(1), accessKeyId: PENDING } }),
+        state({
+          key: 'dev',
+          secretId: 'jenkins/dev/aws-key',
+          currentAccessKeyId: 'AKIADEV0000000000001',
+          currentUserName: 'jenkins-dev',
+          pending: { versionId: 'w', createdDate: hoursAgo(1), accessKeyId: 'AKIAGONE000000000001' },
+        }),
+      ],
+      NOW,
+    );
+    expect(p.problems.map((x) => [x.key, x.severity])).toEqual([
+      ['dev', 'error'],
+      ['prod', 'warning'],
+    ]);
+  });
+});
+
+describe('planScan: the rollback key (item 7)', () => {
+  it('a due rotation that must delete an inactive key still inside its grace period says so', () => {
+    const p = plan([prodUser([key(CUR, 100), deactivated(2)], tagOf(2))]);
+    expect(p.rotate[0]?.rollbackKey).toEqual({
+      accessKeyId: OLD,
+      deactivatedAt: daysAgo(2),
+      graceEndsAt: new Date(daysAgo(2).getTime() + 7 * DAY),
+    });
+  });
+
+  it('not when the inactive key is past its grace period, or was not deactivated by this tool', () => {
+    expect(
+      plan([prodUser([key(CUR, 100), deactivated(8)], tagOf(8))]).rotate[0]?.rollbackKey,
+    ).toBeUndefined();
+    expect(
+      plan([prodUser([key(CUR, 100), key(OLD, 300, { status: 'Inactive' })])]).rotate[0]?.rollbackKey,
+    ).toBeUndefined();
   });
 });

@@ -14,11 +14,20 @@ const KEY = parseConfig({
 }).keys[0]!;
 
 const FAKE_SECRET_KEY = 'FAKEfake'.repeat(5);
-const VALUE = JSON.stringify({
-  userName: 'jenkins-prod',
-  accessKeyId: 'AKIAPROD000000000001',
-  secretAccessKey: FAKE_SECRET_KEY,
-});
+const valueOf = (accessKeyId: string) =>
+  JSON.stringify({ userName: 'jenkins-prod', accessKeyId, secretAccessKey: FAKE_SECRET_KEY });
+const VALUE = valueOf('AKIAPROD000000000001');
+/** GetSecretValue answering per version: AWSCURRENT is `current`; other versions by VersionId. */
+const byVersion = (current: string, versions: Record<string, string>) => (input: Record<string, unknown>) => {
+  if (input['VersionStage'] === 'AWSCURRENT') return { SecretString: current };
+  const v = versions[String(input['VersionId'])];
+  if (v === undefined)
+    throw new ResourceNotFoundException({
+      message: "Secrets Manager can't find the specified secret value for VersionId",
+      $metadata: {},
+    });
+  return { SecretString: v };
+};
 
 type Answers = Record<string, (input: Record<string, unknown>) => unknown>;
 
@@ -55,7 +64,7 @@ describe('readSecretState', () => {
           LastRotatedDate: new Date('2026-05-01T00:00:00Z'),
         },
       ),
-      GetSecretValue: () => ({ SecretString: VALUE }),
+      GetSecretValue: byVersion(VALUE, { v1: valueOf('AKIAPREV000000000001') }),
     });
     const s = await readSecretState(sm, KEY);
     expect(s).toEqual({
@@ -66,13 +75,14 @@ describe('readSecretState', () => {
       currentVersionId: 'v2',
       currentAccessKeyId: 'AKIAPROD000000000001',
       currentUserName: 'jenkins-prod',
+      previousAccessKeyId: 'AKIAPREV000000000001',
       lastRotatedDate: new Date('2026-05-01T00:00:00Z'),
     });
     expect(JSON.stringify(s)).not.toContain(FAKE_SECRET_KEY);
-    expect(sent.find((c) => c.command === 'GetSecretValue')?.input).toEqual({
-      SecretId: 'jenkins/prod/aws-key',
-      VersionStage: 'AWSCURRENT',
-    });
+    expect(sent.filter((c) => c.command === 'GetSecretValue').map((c) => c.input)).toEqual([
+      { SecretId: 'jenkins/prod/aws-key', VersionId: 'v1' },
+      { SecretId: 'jenkins/prod/aws-key', VersionStage: 'AWSCURRENT' },
+    ]);
   });
 
   it('sees an unfinished rotation (AWSPENDING on another version) and when it began', async () => {
@@ -82,11 +92,38 @@ describe('readSecretState', () => {
         input['NextToken']
           ? { Versions: [{ VersionId: 'v2', CreatedDate: new Date('2026-06-01T10:00:00Z') }] }
           : { Versions: [{ VersionId: 'v1' }], NextToken: 'page-2' },
-      GetSecretValue: () => ({ SecretString: VALUE }),
+      GetSecretValue: byVersion(VALUE, { v2: valueOf('AKIAPENDING000000001') }),
     });
     const s = await readSecretState(sm, KEY);
-    expect(s.pending).toEqual({ versionId: 'v2', createdDate: new Date('2026-06-01T10:00:00Z') });
+    expect(s.pending).toEqual({
+      versionId: 'v2',
+      createdDate: new Date('2026-06-01T10:00:00Z'),
+      accessKeyId: 'AKIAPENDING000000001',
+    });
     expect(s.rotationConfigured).toBe(false);
+    expect(JSON.stringify(s)).not.toContain(FAKE_SECRET_KEY);
+  });
+
+  it('reads an AWSPENDING that holds no value yet (RotateSecret before createSecret) as a rotation without a key', async () => {
+    const { sm } = client({
+      DescribeSecret: describeWith({ v1: ['AWSCURRENT'], v2: ['AWSPENDING'] }),
+      ListSecretVersionIds: () => ({ Versions: [{ VersionId: 'v2', CreatedDate: new Date('2026-06-01') }] }),
+      GetSecretValue: byVersion(VALUE, {}),
+    });
+    const s = await readSecretState(sm, KEY);
+    expect(s.error).toBeUndefined();
+    expect(s.pending).toEqual({ versionId: 'v2', createdDate: new Date('2026-06-01') });
+  });
+
+  it('an old version that is not a key secret does not make the state unreadable', async () => {
+    const { sm } = client({
+      DescribeSecret: describeWith({ v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] }),
+      GetSecretValue: byVersion(VALUE, { v1: 'not json' }),
+    });
+    const s = await readSecretState(sm, KEY);
+    expect(s.error).toBeUndefined();
+    expect(s.previousAccessKeyId).toBeUndefined();
+    expect(s.currentAccessKeyId).toBe('AKIAPROD000000000001');
   });
 
   it('does not take AWSPENDING on the AWSCURRENT version for a rotation in progress', async () => {
