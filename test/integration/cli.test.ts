@@ -734,6 +734,8 @@ describe('key-rotator validate-config --check-iam', () => {
       ['legacy-deployer', null, 'off-path', '/'],
       ['jenkins-ghost', null, 'no-such-user', null],
       ['jenkins-other', OTHER, 'off-path', '/ci/'],
+      ['jenkins-ops', null, 'ok', '/jenkins/'],
+      ['jenkins-ci', null, 'ok', '/jenkins/'],
     ]);
     expect(result.issues).toEqual([
       {
@@ -788,7 +790,12 @@ describe('key-rotator validate-config --check-iam', () => {
       expect(c.status).toBe('not-checked');
       expect(c.detail).toMatch(/^not checked: AWS denied access \(AccessDenied/);
     }
-    expect(r.stderr).toMatch(/key-rotator: error: the IAM check is incomplete: 4 users could not be read/);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `key-rotator: error: the IAM check is incomplete: ${result.iam.length} users could not be read`,
+      ),
+    );
+    expect(result.iam.length).toBeGreaterThan(1);
   });
 });
 
