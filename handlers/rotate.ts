@@ -35,6 +35,11 @@ export function createRotateHandler(deps: RotateDeps) {
     const e = parsed.data;
     const composition = await deps.composition();
     const key = await composition.keyForSecret(e.SecretId);
+    if (key.rotatedBy === 'self')
+      throw new InputError(
+        `SecretId: key ${key.name} is self-rotated (rotatedBy "self"): its job next to Jenkins rotates it with key-rotator self-rotate, not this function. Turn rotation off on the secret (aws secretsmanager cancel-rotate-secret)`,
+        { fields: ['SecretId'] },
+      );
     const log = {
       secretId: e.SecretId,
       step: e.Step,

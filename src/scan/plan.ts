@@ -181,6 +181,20 @@ function planRotation(
     });
     return;
   }
+  if (key.rotatedBy === 'self') {
+    const overdueAt = maxAgeDays + key.policy.selfRotationOverdueDays;
+    if (current.ageDays >= overdueAt)
+      fail(
+        `self-rotation overdue: key ${current.accessKeyId} is ${current.ageDays} days old (due at ${maxAgeDays}, overdue from ${overdueAt}): the job that rotates it next to Jenkins (key-rotator self-rotate ${key.name}) has stopped running or keeps failing; look at that job`,
+      );
+    else
+      plan.skipped.push({
+        key: key.name,
+        accessKeyId: current.accessKeyId,
+        reason: `due (${current.ageDays} days old, max ${maxAgeDays}); self-rotated: its job next to Jenkins rotates it (reported overdue from ${overdueAt} days)`,
+      });
+    return;
+  }
   const due = `due (${current.ageDays} days old, max ${maxAgeDays})`;
   // The engine stops rather than touch an active key it does not know (create-plan.ts): say so now.
   const blocker = user.keys.find((k) => k.accessKeyId !== current.accessKeyId && k.status === 'Active');

@@ -53,9 +53,20 @@ export function diagnoseKey(
   state: SecretState,
   now: Date,
 ): KeyProblem[] {
-  return diagnoseRotation(observationOf(user, state, now), {
+  const problems = diagnoseRotation(observationOf(user, state, now), {
     abandonAfterHours: key.policy.abandonStuckAfterHours,
   }).map((p) => ({ ...p, key: key.name, user: user.userName, accountId: user.accountId }));
+  // A self-rotated key is repaired by its own job next to Jenkins (its next run resumes or finishes): the scan
+  // never touches Jenkins for it, so it only reports, with that job as the fix.
+  if (key.rotatedBy !== 'self') return problems;
+  return problems.map(({ repair: _repair, ...p }) => ({
+    ...p,
+    ...(p.fix
+      ? {
+          fix: `the next run of its job next to Jenkins (key-rotator self-rotate ${key.name}) does it; or ${p.fix}`,
+        }
+      : {}),
+  }));
 }
 
 /**

@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
+import { wireRotationHook } from '../../localcloud/wire';
 import { readProfileKey } from '../../src/aws/credentials-file';
 import { parseConfig, type ManagedKey, type RotatorConfig } from '../../src/config';
 import { selfRotate, selfRotationPolicy } from '../../src/engine/self-rotate';
@@ -36,6 +37,7 @@ const TOKEN_ENV = 'SELF_ROTATE_TEST_JENKINS_TOKEN';
 
 let cloud: LocalCloud;
 let config: RotatorConfig;
+let rawConfig: unknown;
 let key: ManagedKey;
 let sm: SecretsManagerClient;
 const log = createLogger('self-rotate-test', 'SILENT');
@@ -68,6 +70,7 @@ beforeAll(async () => {
       t['tokenEnv'] = TOKEN_ENV;
     }
   }
+  rawConfig = raw;
   config = parseConfig(raw);
   key = config.keys[0] as ManagedKey;
   const iam = new IAMClient(cloud.aws.adminClientConfig());
@@ -197,6 +200,22 @@ describe('key-rotator self-rotate, under the self-only policy', () => {
     // The next cron run starts from the file, and finds nothing to do.
     const next = await selfRotate({ config, key, aws: aws(), initial: now, log, credentialsFile: file });
     expect(next.outcome).toBe('not-due');
+  });
+
+  it('the rotation hook refuses a self-rotated key, changing nothing', async () => {
+    const wired = wireRotationHook(cloud, rawConfig, log);
+    const before = JSON.stringify(keysOfUser());
+    await expect(
+      wired.invoke({
+        Step: 'createSecret',
+        SecretId: SECRET,
+        ClientRequestToken: '00000000-0000-4000-8000-000000000000',
+      }),
+    ).rejects.toMatchObject({
+      name: 'InputError',
+      message: expect.stringMatching(/is self-rotated/) as string,
+    });
+    expect(JSON.stringify(keysOfUser())).toBe(before);
   });
 
   it('--force rotates a key that is not due, still under the self-only policy', async () => {

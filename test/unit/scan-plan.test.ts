@@ -628,3 +628,53 @@ describe('planScan: the rollback key (item 7)', () => {
     ).toBeUndefined();
   });
 });
+
+describe('a self-rotated key (rotatedBy "self")', () => {
+  const selfConfig = parseConfig({
+    version: 1,
+    defaults: { maxAgeDays: 90, deleteAfterDays: 7 },
+    keys: [
+      {
+        ...rawKey(),
+        rotatedBy: 'self',
+        jenkins: (rawKey()['jenkins'] as Record<string, unknown>[]).map(({ tokenSecretId: _t, ...t }) => ({
+          ...t,
+          tokenEnv: 'JENKINS_TOKEN',
+        })),
+      },
+    ],
+  });
+  const selfPlan = (ageDays: number) =>
+    planScan(inventory([prodUser([key(CUR, ageDays)])]), selfConfig, [state()], NOW, {
+      rotationLambdaArn: ROTATION_FN,
+    });
+
+  it('is never rotated by the scan, even when due: its own job next to Jenkins does it', () => {
+    const p = selfPlan(91);
+    expect(p.rotate).toEqual([]);
+    expect(p.failed).toEqual([]);
+    expect(p.skipped).toEqual([
+      expect.objectContaining({
+        key: 'prod',
+        reason: expect.stringMatching(/self-rotated: its job next to Jenkins/) as string,
+      }),
+    ]);
+  });
+
+  it('is reported overdue (a failure, so the scan alerts) once its job has missed the due date', () => {
+    const p = selfPlan(92);
+    expect(p.rotate).toEqual([]);
+    expect(p.failed).toEqual([
+      expect.objectContaining({
+        key: 'prod',
+        reason: expect.stringMatching(
+          /^self-rotation overdue: key AKIACURRENT000000001 is 92 days old .*self-rotate prod/,
+        ) as string,
+      }),
+    ]);
+  });
+
+  it('is left alone before it is due', () => {
+    expect(selfPlan(10).skipped[0]?.reason).toMatch(/^not due/);
+  });
+});
