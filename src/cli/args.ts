@@ -1,8 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { STACK_PARAMS, isStackParam } from '../config/stack';
 import { UsageError } from './errors';
+import type { SelfRotateArgs } from './self-rotate';
 
-export const COMMANDS = ['audit', 'plan', 'rotate', 'validate-config'] as const;
+export type { SelfRotateArgs };
+
+export const COMMANDS = ['audit', 'plan', 'rotate', 'self-rotate', 'validate-config'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
@@ -38,6 +41,14 @@ const COMMAND_OPTIONS = {
     force: { type: 'boolean' },
     yes: { type: 'boolean', short: 'y' },
   },
+  'self-rotate': {
+    json: { type: 'boolean' },
+    force: { type: 'boolean' },
+    'take-over': { type: 'boolean' },
+    'print-policy': { type: 'boolean' },
+    'user-path': { type: 'string' },
+    'account-id': { type: 'string' },
+  },
   'validate-config': {
     json: { type: 'boolean' },
     stage: { type: 'string' },
@@ -51,6 +62,7 @@ const ALL_OPTIONS = {
   ...COMMAND_OPTIONS.audit,
   ...COMMAND_OPTIONS.plan,
   ...COMMAND_OPTIONS.rotate,
+  ...COMMAND_OPTIONS['self-rotate'],
   ...COMMAND_OPTIONS['validate-config'],
 } as const;
 
@@ -100,7 +112,7 @@ export interface ValidateArgs {
   /** Read each managed user's IAM path and compare it with the stack's userPath. */
   checkIam: boolean;
 }
-export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | ValidateArgs;
+export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs;
 
 export type ParsedArgs =
   | { kind: 'help'; command?: CommandName; global: GlobalOptions }
@@ -233,6 +245,38 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
           deleteOld: values['delete-old'] === true,
           yes: values.yes === true,
           ...(values.reason !== undefined ? { reason: nonEmpty('--reason', values.reason) } : {}),
+        },
+      };
+    }
+    case 'self-rotate': {
+      const [target] = rest;
+      if (target === undefined || target.trim() === '')
+        throw new UsageError(
+          'self-rotate needs the managed key: key-rotator self-rotate <key> (see key-rotator self-rotate --help)',
+        );
+      extra(1);
+      const printPolicy = values['print-policy'] === true;
+      for (const o of ['user-path', 'account-id'] as const)
+        if (values[o] !== undefined && !printPolicy)
+          throw new UsageError(`option --${o} goes with --print-policy`);
+      const userPath = values['user-path'];
+      if (userPath !== undefined && !/^\/([\w+=,.@-]+\/)*$/.test(userPath))
+        throw new UsageError(`option --user-path must be an IAM path such as /jenkins/ (got "${userPath}")`);
+      const accountId = values['account-id'];
+      if (accountId !== undefined && !/^\d{12}$/.test(accountId))
+        throw new UsageError(`option --account-id must be a 12-digit AWS account ID (got "${accountId}")`);
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          target,
+          json,
+          force: values.force === true,
+          takeOver: values['take-over'] === true,
+          printPolicy,
+          ...(userPath !== undefined ? { userPath } : {}),
+          ...(accountId !== undefined ? { accountId } : {}),
         },
       };
     }

@@ -111,6 +111,29 @@ Options:
 Ctrl-C stops at the next wait and undoes the rotation (a second Ctrl-C quits at once).
 Exit 1 when the rotation failed or needs a confirmation (with --emergency: when anything but a clean rotation
 or revocation happened; with --resume or --abandon: when it failed; nothing to do is exit 0).`,
+  'self-rotate': `Usage: key-rotator self-rotate <key> [--force] [--take-over] [--json]
+       key-rotator self-rotate <key> --print-policy [--user-path PATH] [--account-id ID]
+
+For a Jenkins that AWS cannot reach (behind NAT, no inbound): rotates managed key <key> (its name or IAM user;
+the configuration says "rotatedBy": "self") from next to Jenkins, as a scheduled Jenkins job or from cron. It signs
+in to AWS with the very key it rotates (the usual credential chain: the job binds the AWS credential into
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; cron uses a profile of the shared credentials file, which each new key is
+written to before the old one is deactivated), and runs the four steps of the rotation hook: new key stored as
+AWSPENDING, Jenkins updated over its REST API (the token from the variable the target's tokenEnv names), the new
+key verified (STS, ECR, Jenkins, canary job), then, signing with the new key, AWSCURRENT moved and the old key
+deactivated. A rotation an earlier run left is resumed; otherwise the key is rotated only when it is due.
+
+Options:
+  --force          rotate now, even if the key is not due
+  --take-over      continue a rotation an earlier run left although its lease has not run out (that run is gone)
+  --print-policy   print the IAM policy the key's user needs for this, and nothing more: its own access keys
+                   (\${aws:username} on its path), its own secret, ecr:GetAuthorizationToken; attach it with
+                   aws iam put-user-policy. Reads the account and the user's path from AWS when it can
+  --user-path PATH, --account-id ID   with --print-policy: give them instead of asking AWS
+  --json           the report as one JSON document
+
+Exit 0 when the key was rotated, a rotation was completed, or nothing was due; 1 when it failed (the old key then
+still works; the next run resumes).`,
   'validate-config': `Usage: key-rotator validate-config [FILE] [--stage NAME] [--param NAME=VALUE]… [--check-iam] [--json]
 
 Checks a configuration file the way the Lambdas do at cold start: prints OK and a summary, or every issue with its
@@ -150,6 +173,7 @@ Commands:
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
   rotate <user>           rotate a managed key now; --resume or --abandon a stuck rotation; --emergency for a
                           leaked key
+  self-rotate <key>       rotate a key from next to Jenkins, signed in as itself (Jenkins AWS cannot reach)
   validate-config [FILE]  check a configuration file, and that it fits a stage's parameters (for CI)
 
 ${GLOBAL}`;

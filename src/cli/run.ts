@@ -41,6 +41,7 @@ import { buildPlanReport, formatPlan } from './plan';
 import { formatEmergencyReport, formatRecoveryReport, formatRotateReport, progressReporter } from './rotate';
 import { readSandbox } from './sandbox';
 import { readStageParams } from './stage';
+import { selfRotateCommand } from './self-rotate';
 import { formatValidation, validationResult, type ValidationResult } from './validate';
 
 export function cliVersion(): string {
@@ -78,6 +79,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
     const { args, global } = parsed;
     if (args.command === 'validate-config') return await validateCommand(args, global, io);
+    if (args.command === 'self-rotate') {
+      const config = await loadConfig(configFile(global, io));
+      const key = managedKeyFor(config, args.target);
+      return await selfRotateCommand(args, global, io, { key, all: config }, cliLog(io, global.verbose));
+    }
     return await withAws(global, io, target, (ctx) =>
       args.command === 'audit'
         ? auditCommand(args, ctx)

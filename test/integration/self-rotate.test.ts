@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -232,5 +234,103 @@ describe('key-rotator self-rotate, under the self-only policy', () => {
     expect(r.outcome).toBe('rotated');
     expect((await currentSecret()).accessKeyId).not.toBe(old.accessKeyId);
     expect(await authenticates(old)).toBe(false);
+  });
+});
+
+const BIN = fileURLToPath(new URL('../../bin/key-rotator.js', import.meta.url));
+
+/** The key-rotator command as a child process, with only the environment given (no admin credentials). */
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'jkr-self-cli-'));
+  const configPath = join(dir, 'rotator.config.json');
+  await writeFile(configPath, JSON.stringify(rawConfig));
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [BIN, '--config', configPath, '--endpoint', cloud.aws.url, ...args],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env['PATH'],
+          HOME: dir,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          AWS_REGION: 'us-east-1',
+          [TOKEN_ENV]: process.env[TOKEN_ENV],
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the key-rotator self-rotate command', () => {
+  it('--print-policy prints the self-only policy, finding the account and path from the key itself', async () => {
+    const own = await jenkinsKey();
+    const r = await cli(['self-rotate', 'edge-ecr-push', '--print-policy'], {
+      AWS_ACCESS_KEY_ID: own.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: own.secretAccessKey,
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(
+      selfRotationPolicy({
+        accountId: cloud.aws.state.defaultAccountId,
+        userPath: '/jenkins/',
+        secretArn: `arn:aws:secretsmanager:us-east-1:${cloud.aws.state.defaultAccountId}:secret:${SECRET}-??????`,
+      }),
+    );
+  });
+
+  it('rotates with the key of the job’s environment, and prints its report', async () => {
+    const old = await jenkinsKey();
+    const r = await cli(['self-rotate', 'jenkins-edge', '--force'], {
+      AWS_ACCESS_KEY_ID: old.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: old.secretAccessKey,
+    });
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const now = await currentSecret();
+    expect(r.stdout).toMatch(new RegExp(`^Rotated edge-ecr-push .*new key ${now.accessKeyId} is current`));
+    expect((await jenkinsKey()).accessKeyId).toBe(now.accessKeyId);
+    for (const secret of [old.secretAccessKey, now.secretAccessKey])
+      expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+  });
+
+  it('from cron, with a profile of the shared credentials file, keeps the file on the new key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jkr-self-cron-'));
+    const path = join(dir, 'credentials');
+    const old = await jenkinsKey();
+    await writeFile(
+      path,
+      `[edge]\naws_access_key_id = ${old.accessKeyId}\naws_secret_access_key = ${old.secretAccessKey}\n`,
+    );
+    const r = await cli(['self-rotate', 'edge-ecr-push', '--force', '--json'], {
+      AWS_SHARED_CREDENTIALS_FILE: path,
+      AWS_PROFILE: 'edge',
+    });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { outcome: string; endedWith: string };
+    expect(report.outcome).toBe('rotated');
+    expect(await readProfileKey({ path, profile: 'edge' })).toMatchObject({ accessKeyId: report.endedWith });
+  });
+
+  it('refuses to run with the credentials of another identity (exit 1, one line)', async () => {
+    const r = await cli(['self-rotate', 'edge-ecr-push'], {
+      AWS_ACCESS_KEY_ID: cloud.aws.admin.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: cloud.aws.admin.secretAccessKey,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /key-rotator: error: the self-rotation of edge-ecr-push failed: the AWS credentials of this environment are those of .*localcloud-admin/,
+    );
   });
 });
