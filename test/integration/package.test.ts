@@ -168,9 +168,9 @@ function only<T>(xs: T[], what: string): T {
   if (x === undefined) throw new Error(`no ${what}`);
   return x;
 }
-/** The resources `role` is allowed `action` on. */
+/** The resources `role` is allowed `action` on (in the template `r` reads). */
 const grantedOn = (r: Resolver, role: string, action: string): string[] =>
-  roleStatements(template, r)
+  roleStatements(r.template, r)
     .filter((s) => s.role === role && s.effect === 'Allow' && s.actions.includes(action))
     .flatMap((s) => s.resources);
 
@@ -352,6 +352,102 @@ describe('serverless package --stage ci', () => {
   });
 });
 
+describe('serverless package --stage ci with the VPC parameters (Jenkins on a private network)', () => {
+  const SUBNETS = ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'];
+  const GROUPS = ['sg-0123456789abcdef0', 'sg-0fedcba9876543210'];
+  /** What Lambda needs to manage a function's network interfaces (serverless/vpc-config.ts). */
+  const EC2_ACTIONS = [
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:CreateNetworkInterface',
+    'ec2:DeleteNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:UnassignPrivateIpAddresses',
+  ];
+  let vpc: CfnTemplate;
+
+  beforeAll(async () => {
+    const out = join(dir, 'vpc');
+    // Spaces after the commas, as people type them.
+    await slsPackage(
+      '--param',
+      `vpcSubnetIds=${SUBNETS.join(',')}`,
+      '--param',
+      `vpcSecurityGroupIds=${GROUPS.join(', ')}`,
+      '--package',
+      out,
+    );
+    vpc = JSON.parse(
+      await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as CfnTemplate;
+  }, 180_000);
+
+  const vpcConfig = (t: CfnTemplate, fn: FunctionName) =>
+    t.Resources[logicalId(fn)]?.Properties?.['VpcConfig'];
+
+  it('runs every function in the subnets with the security groups; without the parameters, none', () => {
+    for (const fn of FUNCTIONS) {
+      expect(vpcConfig(vpc, fn), fn).toEqual({ SubnetIds: SUBNETS, SecurityGroupIds: GROUPS });
+      expect(vpcConfig(template, fn), fn).toBeUndefined();
+    }
+    expect(JSON.stringify(template)).not.toMatch(/VpcConfig|ec2:|vpc-network-interfaces/);
+  });
+
+  it('changes nothing else: without the VpcConfig and the network-interface policies it is the template without the parameters', () => {
+    /** The template without what the parameters add, and without what differs between any two runs. */
+    const stripped = (t: CfnTemplate): unknown => {
+      const copy = structuredClone(t);
+      for (const fn of FUNCTIONS) delete copy.Resources[logicalId(fn)]?.Properties?.['VpcConfig'];
+      for (const fn of FUNCTIONS) {
+        const p = copy.Resources[roleId(fn)]?.Properties;
+        if (p && Array.isArray(p['Policies']))
+          p['Policies'] = p['Policies'].filter((x) => obj(x)['PolicyName'] !== 'vpc-network-interfaces');
+      }
+      return JSON.parse(
+        JSON.stringify(copy)
+          // The artifacts' S3 folder is named after the time of packaging.
+          .replace(/\/\d{13}-[0-9TZ:.-]+\//g, '/<time>/')
+          // Version resources are named after a hash of the function's properties, VpcConfig included.
+          .replace(/(\w+)LambdaVersion\w+/g, '$1LambdaVersion<hash>'),
+      );
+    };
+    expect(stripped(vpc)).toEqual(stripped(template));
+  });
+
+  it('gives each role the network-interface actions Lambda needs, and nothing else', () => {
+    const actual = Object.fromEntries(FUNCTIONS.map((fn) => [fn, actionsByRole(vpc).get(roleId(fn))]));
+    expect(actual).toEqual(
+      Object.fromEntries(FUNCTIONS.map((fn) => [fn, [...EXPECTED_ACTIONS[fn], ...EC2_ACTIONS].sort()])),
+    );
+    const r = new Resolver(vpc, 'all');
+    const ec2 = 'arn:aws:ec2:us-east-1:123456789012:';
+    for (const fn of FUNCTIONS) {
+      const role = roleId(fn);
+      // New interfaces only in the configured subnets, with the configured security groups.
+      expect(grantedOn(r, role, 'ec2:CreateNetworkInterface').sort()).toEqual(
+        [
+          `${ec2}network-interface/*`,
+          ...SUBNETS.map((id) => `${ec2}subnet/${id}`),
+          ...GROUPS.map((id) => `${ec2}security-group/${id}`),
+        ].sort(),
+      );
+      for (const action of [
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ])
+        expect(grantedOn(r, role, action), `${role} ${action}`).toEqual([`${ec2}network-interface/*`]);
+      for (const action of ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'])
+        expect(grantedOn(r, role, action), `${role} ${action}`).toEqual(['*']);
+    }
+  });
+
+  it('grants no wildcard action and passes the least-privilege checks', () => {
+    expect(policyViolations(vpc, CI)).toEqual([]);
+    expect(resourcePolicyViolations(vpc)).toEqual([]);
+  });
+});
+
 describe('without its configuration', () => {
   it('refuses to package, naming the missing file and the commands that create and check it', async () => {
     const out = join(dir, 'not-packaged');
@@ -454,6 +550,19 @@ describe('the checks themselves', () => {
       ),
     ],
     ['publishing to every topic', allow('sns:Publish', 'arn:aws:sns:us-east-1:123456789012:*')],
+    [
+      'network interfaces in any subnet',
+      allow('ec2:CreateNetworkInterface', 'arn:aws:ec2:us-east-1:123456789012:subnet/*'),
+    ],
+    ['an EC2 action on "*"', allow('ec2:DeleteNetworkInterface', '*')],
+    [
+      'network interfaces of another account',
+      allow('ec2:DeleteNetworkInterface', 'arn:aws:ec2:us-east-1:999999999999:network-interface/*'),
+    ],
+    [
+      'an EC2 action Lambda does not need',
+      allow('ec2:AttachNetworkInterface', 'arn:aws:ec2:us-east-1:123456789012:network-interface/*'),
+    ],
     [
       'a wildcard in one branch of Fn::If',
       { 'Fn::If': ['HasSlackWebhook', allow('secretsmanager:*', '*'), { Ref: 'AWS::NoValue' }] },

@@ -256,6 +256,21 @@ export const STAR_ONLY_ACTIONS: ReadonlySet<string> = new Set([
   'iam:GetCredentialReport',
   'iam:ListUsers',
   'secretsmanager:ListSecrets',
+  // What Lambda needs in a VPC; EC2's Describe actions offer no resource-level permission.
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+]);
+
+/**
+ * The EC2 actions a function's role may hold: what Lambda needs to manage the network interfaces of a function in
+ * a VPC (the Describe ones are in {@link STAR_ONLY_ACTIONS}). CreateNetworkInterface only on new interfaces and
+ * on named subnets and security groups; the others only on the interfaces of the stack's account and Region.
+ */
+export const NETWORK_INTERFACE_ACTIONS: ReadonlySet<string> = new Set([
+  'ec2:CreateNetworkInterface',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
 ]);
 
 /** Secrets Manager actions that only read; every other one may only touch managed-key secrets. */
@@ -296,8 +311,10 @@ export function functionsByRole(t: CfnTemplate): Map<string, { id: string; name:
  * per function and no managed policies; no NotAction/NotResource; no action with a `*`; `Resource: "*"` only
  * for {@link STAR_ONLY_ACTIONS}; IAM actions only on users of `userPath`; Secrets Manager writes only on
  * `secretPrefix` secrets and reads only on `secretPrefix` or `tokenSecretPrefix` secrets; sts:AssumeRole only
- * on the cross-account role name; logs only on the role's own function's log group; anything else only on a
- * resource of this stack or a named ARN without wildcards.
+ * on the cross-account role name; logs only on the role's own function's log group; EC2 only the
+ * {@link NETWORK_INTERFACE_ACTIONS}, on the network interfaces of the stack's account and Region, and
+ * CreateNetworkInterface also on named subnets and security groups; anything else only on a resource of this stack
+ * or a named ARN without wildcards.
  */
 export function policyViolations(t: CfnTemplate, rules: PolicyRules): string[] {
   const {
@@ -361,6 +378,22 @@ export function policyViolations(t: CfnTemplate, rules: PolicyRules): string[] {
             if (fn === undefined || res !== `arn:${p}:logs:${region}:${acct}:log-group:/aws/lambda/${fn}:*`)
               bad(`not the log group of ${fn ?? 'its function'}`);
             break;
+          case 'ec2': {
+            const ec2 = `arn:${p}:ec2:${region}:${acct}:`;
+            const named =
+              res.startsWith(ec2) &&
+              /^(subnet\/subnet|security-group\/sg)-[a-z0-9]+$/.test(res.slice(ec2.length));
+            if (!NETWORK_INTERFACE_ACTIONS.has(action))
+              bad('not an action Lambda needs for the network interfaces of a function in a VPC');
+            else if (action === 'ec2:CreateNetworkInterface') {
+              if (res !== `${ec2}network-interface/*` && !named)
+                bad(
+                  'not a new network interface of this account and Region, nor a named subnet or security group',
+                );
+            } else if (res !== `${ec2}network-interface/*`)
+              bad('not the network interfaces of this account and Region');
+            break;
+          }
           default:
             // A resource of this stack («Ref:…»/«GetAtt:…») or a literal ARN without wildcards.
             if (res.includes('*') || !(res.startsWith('«') || res.startsWith(`arn:${p}:`)))
