@@ -13,6 +13,8 @@ export const STACK_PARAMS = [
   'notifyTopicArn',
   'notifyEmail',
   'slackWebhookSecretId',
+  'vpcSubnetIds',
+  'vpcSecurityGroupIds',
 ] as const;
 export type StackParamName = (typeof STACK_PARAMS)[number];
 /** A stage's parameters; a parameter that is absent is unknown (e.g. a serverless variable not resolved). */
