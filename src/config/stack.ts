@@ -115,14 +115,23 @@ export function stackIssues(config: RotatorConfig, target: StackTarget): ConfigI
   };
   config.keys.forEach((k, i) => {
     secret(`keys[${i}].secretId`, k.secretId, 'secretPrefix', 'managed key secrets');
-    k.jenkins.forEach((t, j) =>
+    k.jenkins.forEach((t, j) => {
       secret(
         `keys[${i}].jenkins[${j}].tokenSecretId`,
         t.tokenSecretId,
         'tokenSecretPrefix',
         'Jenkins token secrets',
-      ),
-    );
+      );
+      // The CA secret is read with the token's grant: it lives under the same prefix.
+      const ca = t.caCertificates?.secretId;
+      if (ca !== undefined)
+        secret(
+          `keys[${i}].jenkins[${j}].caCertificates.secretId`,
+          ca,
+          'tokenSecretPrefix',
+          'Jenkins token and CA secrets',
+        );
+    });
   });
 
   const { snsTopicArn, slackWebhookSecretId } = config.notifications;

@@ -22,6 +22,7 @@ const optionsSchema = z.object({
   ]),
   timeoutMs: z.number().int().positive().optional(),
   retries: z.number().int().min(0).max(10).optional(),
+  caCertificates: z.array(z.string().includes('-----BEGIN CERTIFICATE-----')).optional(),
 });
 
 const listingSchema = z
@@ -63,20 +64,15 @@ export class JenkinsClient {
       auth: opts.auth,
       timeoutMs: opts.timeoutMs ?? 10_000,
       retries: opts.retries ?? 2,
+      ...(opts.caCertificates ? { caCertificates: opts.caCertificates } : {}),
     });
   }
 
   /** GET config.xml; undefined on 404. Returns the raw XML (secrets redacted by Jenkins) and parsed visible fields. */
   async getCredential(store: StoreRef, id: string): Promise<CredentialDocument | undefined> {
     const path = `${credentialPath(store, id)}/config.xml`;
-    const res = await this.#http.request({
-      method: 'GET',
-      path,
-      expect: 'xml',
-      retry: 'idempotent',
-      pass: [404],
-    });
-    if (res.status === 404) return undefined;
+    const res = await this.#getOr404(path, 'xml');
+    if (!res) return undefined;
     try {
       return parseCredentialXml(res.body);
     } catch (e) {
@@ -187,14 +183,8 @@ export class JenkinsClient {
   ): Promise<{ exists: boolean; kind?: CredentialKind | 'other' }> {
     credentialPath(store, id);
     const path = `${storePath(store)}/api/json?tree=credentials%5Bid%5D`;
-    const res = await this.#http.request({
-      method: 'GET',
-      path,
-      expect: 'json',
-      retry: 'idempotent',
-      pass: [404],
-    });
-    if (res.status === 404) {
+    const res = await this.#getOr404(path, 'json');
+    if (!res) {
       throw new JenkinsError({
         method: 'GET',
         path,
@@ -216,6 +206,12 @@ export class JenkinsClient {
     if (!(listing.data.credentials ?? []).some((c) => c.id === id)) return { exists: false };
     const doc = await this.getCredential(store, id);
     return doc ? { exists: true, kind: doc.kind } : { exists: false };
+  }
+
+  /** A GET that may be repeated; undefined on 404. */
+  async #getOr404(path: string, expect: 'json' | 'xml'): Promise<HttpResponse | undefined> {
+    const res = await this.#http.request({ method: 'GET', path, expect, retry: 'idempotent', pass: [404] });
+    return res.status === 404 ? undefined : res;
   }
 
   /**
