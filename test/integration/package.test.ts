@@ -253,9 +253,11 @@ describe('serverless package --stage ci', () => {
     expect(exact.string(scan['IAM_USER_PATH'])).toBe(CI.userPath);
     // RotateSecret needs lambda:InvokeFunction on the rotation function, and only that function.
     expect(grantedOn(exact, 'ScanRole', 'lambda:InvokeFunction')).toEqual([fnArn('rotate')]);
-    // The webhook secret the config names, and only it, besides the managed-key secrets.
+    // The webhook secret the config names, and only it, besides the managed-key secrets and the Jenkins token
+    // (and CA) secrets the doctor action reads.
     expect(grantedOn(exact, 'ScanRole', 'secretsmanager:GetSecretValue').sort()).toEqual([
       `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.secretPrefix}*`,
+      `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.tokenSecretPrefix}*`,
       `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CONFIG.notifications.slackWebhookSecretId}-??????`,
     ]);
   });
