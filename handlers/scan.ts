@@ -1,6 +1,9 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import type { Composition } from '../src/compose';
+import type { DoctorReport } from '../src/doctor';
+import { doctorEvent, doctorFromLambda } from '../src/doctor/lambda';
 import type { AppLogger } from '../src/observability/logger';
 import {
   notifySummary,
@@ -65,9 +68,22 @@ export function createScanHandler(deps: ScanDeps) {
   });
 }
 
+/**
+ * The deployed entry point: `{ "action": "doctor" }` (optionally `"key"`) answers the doctor's report, checked from
+ * this Lambda (src/doctor/lambda.ts); every other event, the schedule's, runs the scan.
+ */
+export function createScanEntry(deps: ScanDeps) {
+  const scan = createScanHandler(deps);
+  return async (event: unknown, context: Context): Promise<ScanSummary | DoctorReport> => {
+    const doctor = doctorEvent(event);
+    if (doctor) return doctorFromLambda(await deps.composition(), doctor, deps.logger);
+    return scan(event, context);
+  };
+}
+
 const env = (name: string) => process.env[name]?.trim() || undefined;
 
-export const handler = createScanHandler({
+export const handler = createScanEntry({
   composition: defaultComposition,
   logger,
   metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'jenkins-key-rotator' }),

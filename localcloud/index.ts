@@ -1,6 +1,6 @@
 import { CallLog } from './calls';
 import { startAwsEmulator, type AwsEmulator, type AwsEmulatorOptions } from './aws/server';
-import { startJenkinsEmulator, type JenkinsEmulator } from './jenkins/server';
+import { startJenkinsEmulator, type JenkinsEmulator, type JenkinsEmulatorOptions } from './jenkins/server';
 
 export interface LocalCloud {
   aws: AwsEmulator;
@@ -10,7 +10,7 @@ export interface LocalCloud {
 
 export interface LocalCloudOptions {
   aws?: Omit<AwsEmulatorOptions, 'calls'>;
-  jenkins?: { port?: number; csrfEnabled?: boolean };
+  jenkins?: Pick<JenkinsEmulatorOptions, 'port' | 'csrfEnabled' | 'tls'>;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { LocalCloud } from './index';
+import type { SeedInput } from './jenkins/seed';
 
 /** One Jenkins credential that holds a managed key. */
 export interface ScenarioCredential {
@@ -65,8 +66,8 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
     : undefined;
   const seeded: SeededKey[] = [];
   const folders = new Set<string>();
-  const credentials: unknown[] = [];
-  const jobs: unknown[] = [];
+  const credentials: NonNullable<SeedInput['credentials']> = [];
+  const jobs: NonNullable<SeedInput['jobs']> = [];
   for (const k of keys) {
     const user = aws.state.createUser(acct, k.iamUser, {
       path: k.path ?? '/jenkins/',
@@ -101,14 +102,17 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
     for (const c of k.credentials) {
       const folder = folderOf(c.store);
       if (folder) folder.split('/').forEach((_, i, parts) => folders.add(parts.slice(0, i + 1).join('/')));
-      credentials.push({
+      const common = {
         store: c.store,
-        kind: c.kind,
         id: c.credentialId,
-        scope: 'GLOBAL',
+        scope: 'GLOBAL' as const,
         description: c.description ?? `${k.name} deploy key`,
-        ...(c.kind === 'aws'
+      };
+      credentials.push(
+        c.kind === 'aws'
           ? {
+              ...common,
+              kind: 'aws',
               accessKey: key.accessKeyId,
               secretKey: key.secretAccessKey,
               iamRoleArn: c.iamRoleArn ?? '',
@@ -117,11 +121,13 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
               ...(c.stsTokenDuration ? { stsTokenDuration: c.stsTokenDuration } : {}),
             }
           : {
+              ...common,
+              kind: 'usernamePassword',
               username: key.accessKeyId,
               password: key.secretAccessKey,
               usernameSecret: c.usernameSecret ?? false,
-            }),
-      });
+            },
+      );
     }
     const first = k.credentials[0];
     if (k.canary && first) {
@@ -142,31 +148,27 @@ export async function seedScenario(cloud: LocalCloud, keys: ScenarioKey[], regio
       createDate: new Date(key.createDate).toISOString(),
     });
   }
-  const res = await fetch(`${jenkins.url}/_localcloud/seed`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      users: [
-        {
-          id: 'key-rotator',
-          apiTokens: [rotatorToken],
-          ...(needsPassword ? { password: rotatorPassword } : {}),
-          permissions: [
-            'Overall/Read',
-            'Credentials/View',
-            'Credentials/Create',
-            'Credentials/Update',
-            'Job/Build',
-            'Job/Read',
-          ],
-        },
-      ],
-      folders: [...folders].sort(),
-      credentials,
-      jobs,
-    }),
+  // In-process (the same schema as POST /_localcloud/seed): an HTTPS emulator's test CA need not be trusted here.
+  jenkins.state.seed({
+    users: [
+      {
+        id: 'key-rotator',
+        apiTokens: [rotatorToken],
+        ...(needsPassword ? { password: rotatorPassword } : {}),
+        permissions: [
+          'Overall/Read',
+          'Credentials/View',
+          'Credentials/Create',
+          'Credentials/Update',
+          'Job/Build',
+          'Job/Read',
+        ],
+      },
+    ],
+    folders: [...folders].sort(),
+    credentials,
+    jobs,
   });
-  if (!res.ok) throw new Error(`seeding Jenkins failed: ${res.status} ${await res.text()}`);
   sm.destroy();
   const config = {
     version: 1,

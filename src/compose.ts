@@ -8,7 +8,8 @@ import type { ManagedKey, RotatorConfig } from './config';
 import { InputError } from './domain/errors';
 import { RotationEngine, type EngineKey } from './engine/engine';
 import { systemClock, type Clock, type KeyStore, type Log } from './engine/ports';
-import { JenkinsSecretCache, JenkinsTarget, jenkinsClientFor } from './jenkins-target';
+import type { JenkinsClient } from './jenkins/client';
+import { JenkinsClients, JenkinsTarget } from './jenkins-target';
 
 export interface Composition {
   config: RotatorConfig;
@@ -24,6 +25,13 @@ export interface Composition {
   accessKeyOwner(key: ManagedKey, accessKeyId: string): Promise<string | undefined>;
   /** The account of the rotator's own credentials, looked up once. */
   ownAccountId(): Promise<string>;
+  /**
+   * A client for one of a key's Jenkins targets, signed in with its token and trusting its CA certificates (both
+   * read from Secrets Manager once per composition).
+   */
+  jenkinsClient(key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient>;
+  /** The same secrets, for checks that need them apart (doctor). */
+  jenkinsClients: JenkinsClients;
 }
 
 /** The composition root: config + AWS setup -> adapters -> engine. Built once per cold start. */
@@ -36,8 +44,13 @@ export function compose(
 ): Composition {
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
-  // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
-  const tokens = new JenkinsSecretCache((id) => secrets.getValue(id, { stage: 'AWSCURRENT' }), tuning.env);
+  const jenkinsClients = new JenkinsClients(
+    (id) => secrets.getValue(id, { stage: 'AWSCURRENT' }),
+    // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
+    tuning.env,
+  );
+  const jenkinsClient = (key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient> =>
+    jenkinsClients.client(target, key.policy.jenkinsTimeoutSeconds);
   // One IAM client pair per role (and external id): keys behind the same role share its cached credentials.
   const roleIam = new Map<string, { iam: IAMClient; iamOnce: IAMClient }>();
   const iamPairFor = (key: ManagedKey): { iam: IAMClient; iamOnce: IAMClient } => {
@@ -70,15 +83,7 @@ export function compose(
     keyStore: (key) => Promise.resolve(keyStoreFor(managed(key))),
     jenkins: async (key) => {
       const k = managed(key);
-      return Promise.all(
-        k.jenkins.map(
-          async (t) =>
-            new JenkinsTarget(
-              t,
-              jenkinsClientFor(t, await tokens.tokenFor(t), k.policy.jenkinsTimeoutSeconds),
-            ),
-        ),
-      );
+      return Promise.all(k.jenkins.map(async (t) => new JenkinsTarget(t, await jenkinsClient(k, t))));
     },
     probe: new AwsKeyProbe(aws),
     clock,
@@ -93,6 +98,8 @@ export function compose(
     clients,
     keyStoreFor,
     iamFor,
+    jenkinsClient,
+    jenkinsClients,
     accessKeyOwner: (key, accessKeyId) => accessKeyOwner(iamFor(key), accessKeyId),
     ownAccountId() {
       if (!ownAccount) {

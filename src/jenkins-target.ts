@@ -2,6 +2,7 @@ import type { Credentials } from './domain/keys';
 import { singleSecretValue } from './domain/secret-value';
 import type { JenkinsTargetPort } from './engine/ports';
 import { JenkinsClient } from './jenkins/client';
+import { CA_FIELD, CaCertificateError, parseCaCertificates } from './jenkins/tls';
 import type { CredentialKind, StoreRef } from './jenkins/types';
 
 export interface JenkinsTargetSpec {
@@ -16,6 +17,8 @@ export interface JenkinsTargetSpec {
   credentialKind: CredentialKind;
   createIfMissing: boolean;
   description?: string | undefined;
+  /** Extra CA certificates to trust: inline PEM, and/or a secret holding PEM. */
+  caCertificates?: { pem?: string | undefined; secretId?: string | undefined } | undefined;
 }
 
 /** One configured Jenkins credential, behind the engine's port. */
@@ -55,41 +58,77 @@ export class JenkinsTarget implements JenkinsTargetPort {
   }
 }
 
-/**
- * The Jenkins API token (or password) of a target: from Secrets Manager, read once per cold start; or, for a
- * self-rotated key, from the environment variable a Jenkins job binds it to (`tokenEnv`).
- */
-export class JenkinsSecretCache {
-  private readonly cache = new Map<string, Promise<string>>();
+/** Reads secrets from Secrets Manager once per cold start, each parsed by `parse`; a failure is not kept. */
+class SecretCache<T> {
+  private readonly cache = new Map<string, Promise<T>>();
   constructor(
     private readonly read: (secretId: string) => Promise<string | undefined>,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly parse: (raw: string | undefined, secretId: string) => T,
   ) {}
 
-  get(secretId: string): Promise<string> {
+  get(secretId: string): Promise<T> {
     let p = this.cache.get(secretId);
     if (!p) {
-      p = this.read(secretId).then((raw) => extractToken(raw, secretId));
+      p = this.read(secretId).then((raw) => this.parse(raw, secretId));
       p.catch(() => this.cache.delete(secretId));
       this.cache.set(secretId, p);
     }
     return p;
   }
+}
 
-  tokenFor(t: {
-    name: string;
-    tokenSecretId?: string | undefined;
-    tokenEnv?: string | undefined;
-  }): Promise<string> {
-    if (t.tokenEnv === undefined) return this.get(t.tokenSecretId ?? '');
-    const value = this.env[t.tokenEnv]?.trim();
+/** Reads a Jenkins API token (or password) from Secrets Manager once per cold start. */
+export class JenkinsSecretCache extends SecretCache<string> {
+  constructor(read: (secretId: string) => Promise<string | undefined>) {
+    super(read, extractToken);
+  }
+}
+
+/** The CA certificates a secret holds (PEM text, one or more certificates), checked like the inline ones. */
+export function extractCaCertificates(raw: string | undefined, secretId: string): string[] {
+  if (!raw?.trim()) throw new CaCertificateError(`CA certificate secret ${secretId} is empty`);
+  return parseCaCertificates(raw, `CA certificate secret ${secretId}`);
+}
+
+/**
+ * Jenkins clients for configured targets: the token (or password) and the CA certificates of a secret are read
+ * once per cold start; the inline CA certificates come from the configuration.
+ */
+export class JenkinsClients {
+  private readonly tokens: JenkinsSecretCache;
+  private readonly cas: SecretCache<string[]>;
+
+  constructor(
+    read: (secretId: string) => Promise<string | undefined>,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.tokens = new JenkinsSecretCache(read);
+    this.cas = new SecretCache(read, extractCaCertificates);
+  }
+
+  /** The target's token: from its secret, or, for a self-rotated key, from the variable `tokenEnv` names. */
+  token(spec: Pick<JenkinsTargetSpec, 'name' | 'tokenSecretId' | 'tokenEnv'>): Promise<string> {
+    if (spec.tokenEnv === undefined) return this.tokens.get(spec.tokenSecretId ?? '');
+    const value = this.env[spec.tokenEnv]?.trim();
     return value
       ? Promise.resolve(value)
       : Promise.reject(
           new Error(
-            `environment variable ${t.tokenEnv} (the Jenkins token of target ${t.name}) is not set: bind it in the job (withCredentials)`,
+            `environment variable ${spec.tokenEnv} (the Jenkins token of target ${spec.name}) is not set: bind it in the job (withCredentials)`,
           ),
         );
+  }
+
+  /** The target's extra CA certificates (PEM each): inline ones first, then the secret's; [] when none. */
+  async caCertificates(spec: Pick<JenkinsTargetSpec, 'caCertificates'>): Promise<string[]> {
+    const { pem, secretId } = spec.caCertificates ?? {};
+    const inline = pem === undefined ? [] : parseCaCertificates(pem, `${CA_FIELD}.pem`);
+    return [...inline, ...(secretId === undefined ? [] : await this.cas.get(secretId))];
+  }
+
+  async client(spec: JenkinsTargetSpec, timeoutSeconds: number): Promise<JenkinsClient> {
+    const [token, ca] = await Promise.all([this.token(spec), this.caCertificates(spec)]);
+    return jenkinsClientFor(spec, token, timeoutSeconds, ca);
   }
 }
 
@@ -107,8 +146,10 @@ export function jenkinsClientFor(
   spec: JenkinsTargetSpec,
   token: string,
   timeoutSeconds: number,
+  caCertificates: readonly string[] = [],
 ): JenkinsClient {
   return new JenkinsClient({
+    ...(caCertificates.length ? { caCertificates } : {}),
     baseUrl: spec.url,
     auth:
       spec.authType === 'password'

@@ -71,7 +71,8 @@ const page = (ctx: Ctx, title: string, html = `<h1>${escapeHtml(title)}</h1>`): 
 /** Scheme and host of the request (Jetty's ForwardedRequestCustomizer honours X-Forwarded-*). */
 export function requestOrigin(req: IncomingMessage): string {
   const first = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h)?.split(',')[0]?.trim();
-  const proto = first(req.headers['x-forwarded-proto']) ?? 'http';
+  const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
+  const proto = first(req.headers['x-forwarded-proto']) ?? (encrypted ? 'https' : 'http');
   const host = first(req.headers['x-forwarded-host']) ?? req.headers.host ?? '127.0.0.1';
   return `${proto}://${host}`;
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { originOf, ServedCall } from '../calls';
 import { handleAdmin } from './admin';
@@ -10,10 +11,16 @@ import { JenkinsState, type JenkinsStateOptions, type RequestLogEntry } from './
 
 export interface JenkinsEmulatorOptions extends JenkinsStateOptions {
   port?: number;
+  /**
+   * Serve HTTPS with this private key and certificate chain (PEM; the server certificate first, then any
+   * intermediates) instead of plain HTTP. `hostname` is the name put in `url` (default 127.0.0.1); the server
+   * always listens on 127.0.0.1.
+   */
+  tls?: { key: string; cert: string; hostname?: string };
 }
 
 export interface JenkinsEmulator {
-  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  /** `http://127.0.0.1:PORT`, or `https://<tls.hostname>:PORT` when serving HTTPS; no trailing slash. */
   url: string;
   /** The administrator: every permission, an API token and a password. */
   admin: { username: string; apiToken: string; password: string };
@@ -170,18 +177,21 @@ async function handle(state: JenkinsState, req: IncomingMessage, res: ServerResp
 /** Starts a Jenkins emulator on 127.0.0.1 (a free port unless one is given). */
 export async function startJenkinsEmulator(opts: JenkinsEmulatorOptions = {}): Promise<JenkinsEmulator> {
   const state = new JenkinsState(opts);
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(state, req, res).catch(() => {
       if (!res.headersSent) sendOops(res, state);
       else res.end();
     });
-  });
+  };
+  const server: Server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, listener)
+    : createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = opts.tls ? `https://${opts.tls.hostname ?? '127.0.0.1'}:${port}` : `http://127.0.0.1:${port}`;
   state.rootUrl = `${url}/`;
   const admin = state.admin;
   return {

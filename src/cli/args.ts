@@ -5,7 +5,7 @@ import type { SelfRotateArgs } from './self-rotate';
 
 export type { SelfRotateArgs };
 
-export const COMMANDS = ['audit', 'plan', 'rotate', 'self-rotate', 'validate-config'] as const;
+export const COMMANDS = ['audit', 'doctor', 'plan', 'rotate', 'self-rotate', 'validate-config'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
@@ -55,6 +55,10 @@ const COMMAND_OPTIONS = {
     param: { type: 'string', multiple: true },
     'check-iam': { type: 'boolean' },
   },
+  doctor: {
+    json: { type: 'boolean' },
+    key: { type: 'string' },
+  },
 } as const satisfies Record<CommandName, Record<string, OptionSpec>>;
 
 const ALL_OPTIONS = {
@@ -64,6 +68,7 @@ const ALL_OPTIONS = {
   ...COMMAND_OPTIONS.rotate,
   ...COMMAND_OPTIONS['self-rotate'],
   ...COMMAND_OPTIONS['validate-config'],
+  ...COMMAND_OPTIONS.doctor,
 } as const;
 
 export interface GlobalOptions {
@@ -112,7 +117,14 @@ export interface ValidateArgs {
   /** Read each managed user's IAM path and compare it with the stack's userPath. */
   checkIam: boolean;
 }
-export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs;
+/** `doctor`: reachability and permissions of each Jenkins target, from here. */
+export interface DoctorArgs {
+  command: 'doctor';
+  json: boolean;
+  /** Only this managed key (its name or IAM user). */
+  key?: string;
+}
+export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs;
 
 export type ParsedArgs =
   | { kind: 'help'; command?: CommandName; global: GlobalOptions }
@@ -280,6 +292,17 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
         },
       };
     }
+    case 'doctor':
+      extra(0);
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          json,
+          ...(values.key !== undefined ? { key: nonEmpty('--key', values.key) } : {}),
+        },
+      };
     case 'validate-config': {
       extra(1);
       const [file] = rest;

@@ -23,7 +23,7 @@ Output: results on stdout (--json: one JSON document), progress, warnings and er
 line (key-rotator: error: …); --verbose adds the details. No secret access key, token or password is ever
 printed: reports name keys by their access key id.`;
 
-const COMMAND_HELP: Record<CommandName, string> = {
+const COMMAND_HELP: Record<Exclude<CommandName, 'doctor'>, string> = {
   audit: `Usage: key-rotator audit [--json] [--credential-report]
 
 Every IAM user's access keys, read-only: age in days, status, last used (date and service), whether the
@@ -163,6 +163,32 @@ Options:
 Exit 1 when the file is missing or invalid, does not fit the parameters, or a user could not be checked.`,
 };
 
+const DOCTOR_HELP = `Usage: key-rotator doctor [--key NAME] [--json]
+
+Checks, from this machine, what a rotation needs from each Jenkins target of each managed key, in order, each
+with ok/FAIL, its cause and the fix:
+  secrets     the token secret (and the CA certificate secret) can be read; configured CA certificates valid
+  dns         the URL's host resolves (the addresses, and whether they are private: RFC 1918, ULA, CGNAT)
+  tcp         a connection to the port opens (ECONNREFUSED: nothing listens; ETIMEDOUT: something drops it)
+  tls         the served chain (subject, issuer, expiry) verifies with the public CAs + caCertificates, for the host
+  auth        the token is accepted (as which user: /whoAmI), with Overall/Read
+  credential  the store is visible and the credential exists with a kind that holds a key (Credentials/View)
+  update      Credentials/Update, probed with a POST Jenkins refuses after its permission check and before any
+              change (a body that is not XML: 500 = granted, 403 = missing)
+  create      Credentials/Create with createIfMissing, probed the same way (no Content-Type: 400 = granted)
+  canary      the canary job is visible (Job/Read) and enabled; Job/Build is not provable without a build
+Then the deployment mode that fits the target: direct (the default Lambda reaches Jenkins over HTTPS), VPC
+(Jenkins is on a private network AWS has a route to), or self-rotation (nothing from AWS reaches Jenkins).
+
+The rotation runs in Lambda, whose network differs from this machine's: the deployed scan function answers the
+same checks from there when invoked with {"action":"doctor"} (optionally "key": NAME).
+
+Options:
+  --key NAME   only the managed key NAME (a key name or its IAM user)
+  --json       one JSON document on stdout (fields: from, fromDetail, checkedAt, ok, targets[].checks[], mode)
+
+Exit 1 when any target fails a check.`;
+
 export function mainHelp(version: string): string {
   return `key-rotator ${version}: rotate and audit the AWS access keys Jenkins uses
 
@@ -170,6 +196,7 @@ Usage: key-rotator [global options] <command> [options]
 
 Commands:
   audit                   every IAM user's keys: age, status, last use, managed or not, next rotation due
+  doctor                  can each Jenkins target be reached from here (DNS, TCP, TLS, token, permissions)?
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
   rotate <user>           rotate a managed key now; --resume or --abandon a stuck rotation; --emergency for a
                           leaked key
@@ -180,5 +207,5 @@ ${GLOBAL}`;
 }
 
 export function commandHelp(command: CommandName): string {
-  return `${COMMAND_HELP[command]}\n\n${GLOBAL}`;
+  return `${command === 'doctor' ? DOCTOR_HELP : COMMAND_HELP[command]}\n\n${GLOBAL}`;
 }

@@ -33,6 +33,7 @@ import {
   loadConfigOrEmpty,
 } from './context';
 import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
+import { doctorCommand, planReachability } from './doctor';
 import { count } from './format';
 import { commandHelp, mainHelp } from './help';
 import { checkUserPaths, userPathIssues, type IamUserCheck } from './iam-paths';
@@ -89,7 +90,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         ? auditCommand(args, ctx)
         : args.command === 'plan'
           ? planCommand(args, ctx)
-          : rotateCommand(args, ctx),
+          : args.command === 'doctor'
+            ? doctorCommand(args, () => ctx.compose(), io)
+            : rotateCommand(args, ctx),
     );
   } catch (err) {
     const usage = err instanceof UsageError;
@@ -253,13 +256,21 @@ async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
   const jenkins: JenkinsTargetCheck[] = [];
   for (const key of composition.config.keys) jenkins.push(...(await checkJenkinsTargets(composition, key)));
   const report = buildPlanReport(inventory, plan, jenkins);
-  ctx.io.out(args.json ? json(report) : formatPlan(report));
-  if (!report.ok) {
+  // The doctor's reachability checks, one line per target (see doctor.ts).
+  const reach = await planReachability(composition);
+  const unreachable = reach.targets.filter((t) => !t.ok).length;
+  ctx.io.out(
+    args.json
+      ? json({ ...report, reachability: reach.targets, ok: report.ok && reach.ok })
+      : formatPlan(report) + reach.text,
+  );
+  if (!report.ok || !reach.ok) {
     const what = [
       report.counts.fail && `${report.counts.fail} key(s) would fail`,
       report.counts.problemErrors &&
         `${report.counts.problemErrors} problem(s) of severity error the run would not repair`,
       report.counts.jenkinsFailed && `${report.counts.jenkinsFailed} Jenkins credential check(s) failed`,
+      unreachable && `${unreachable} Jenkins target(s) not reachable`,
     ].filter(Boolean);
     ctx.io.err(`key-rotator: error: the plan found problems: ${what.join(', ')}\n`);
     return EXIT.failed;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CaCertificateError, parseCaCertificates } from '../jenkins/tls';
 import { SECRETS_BELONG, SECRETS_HINT, isSecretName, secretInConfigText } from './secrets';
 
 export interface Policy {
@@ -46,6 +47,17 @@ export interface JenkinsTarget {
   readonly credentialKind: 'aws' | 'usernamePassword';
   readonly createIfMissing: boolean;
   readonly description?: string | undefined;
+  /** Extra CA certificates trusted for this target's TLS, in addition to the public roots (a private CA). */
+  readonly caCertificates?: CaCertificates | undefined;
+}
+
+/**
+ * PEM CA certificates for one Jenkins target: inline (`pem`, one or more certificates), from a Secrets Manager
+ * secret holding PEM (`secretId`, read once per cold start), or both.
+ */
+export interface CaCertificates {
+  readonly pem?: string | undefined;
+  readonly secretId?: string | undefined;
 }
 
 export interface CanaryCheck {
@@ -167,6 +179,34 @@ const policyShape = {
 };
 const policyOverrides = z.strictObject(policyShape).partial();
 
+/**
+ * Inline PEM: parsed as X.509 certificates (a private key, or anything else, is refused with the block it is in).
+ * Not run through the free-text secret detector: base64 certificate lines look like secret keys to it, and what
+ * could be secret here, a private key, is refused by the parse.
+ */
+const caPem = z
+  .string()
+  .max(200_000)
+  .superRefine((v, ctx) => {
+    try {
+      parseCaCertificates(v, 'caCertificates.pem');
+    } catch (e) {
+      if (!(e instanceof CaCertificateError)) throw e;
+      ctx.addIssue({
+        code: 'custom',
+        message: e.message.replace(/^caCertificates\.pem: /, ''),
+        input: '[pem]',
+      });
+    }
+  });
+
+const caCertificatesSchema = z
+  .strictObject({ pem: caPem.optional(), secretId: secretRef.optional() })
+  .refine((c) => c.pem !== undefined || c.secretId !== undefined, {
+    message:
+      'needs "pem" (PEM text of one or more CA certificates) or "secretId" (a secret holding it), or both',
+  });
+
 const targetName = (name: string | undefined, index: number) => name ?? `jenkins-${index}`;
 const roleAccount = (arn: string | undefined) => (arn === undefined ? undefined : ROLE_ARN.exec(arn)?.[1]);
 
@@ -191,6 +231,7 @@ const jenkinsTargetSchema = z
     credentialKind: z.enum(['aws', 'usernamePassword']).default('aws'),
     createIfMissing: z.boolean().default(false),
     description: text().max(1024).optional(),
+    caCertificates: caCertificatesSchema.optional(),
   })
   .superRefine((t, ctx) => {
     if ((t.tokenSecretId === undefined) === (t.tokenEnv === undefined))
@@ -205,6 +246,13 @@ const jenkinsTargetSchema = z
       });
     if (!URL.canParse(t.url)) return; // already reported on the field
     const { protocol, hostname } = new URL(t.url);
+    if (t.caCertificates && protocol !== 'https:')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caCertificates'],
+        input: t.caCertificates,
+        message: `only apply to https URLs (url is ${protocol}//…)`,
+      });
     if (protocol === 'http:' && !LOOPBACK_HOSTS.has(hostname) && !t.allowInsecureHttp) {
       ctx.addIssue({
         code: 'custom',

@@ -125,6 +125,15 @@ export function stackIssues(config: RotatorConfig, target: StackTarget): ConfigI
           'tokenSecretPrefix',
           'Jenkins token secrets',
         );
+      // The CA secret is read with the token's grant: it lives under the same prefix.
+      const ca = t.caCertificates?.secretId;
+      if (ca !== undefined)
+        secret(
+          `keys[${i}].jenkins[${j}].caCertificates.secretId`,
+          ca,
+          'tokenSecretPrefix',
+          'Jenkins token and CA secrets',
+        );
     });
   });
 

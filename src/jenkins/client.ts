@@ -22,6 +22,7 @@ const optionsSchema = z.object({
   ]),
   timeoutMs: z.number().int().positive().optional(),
   retries: z.number().int().min(0).max(10).optional(),
+  caCertificates: z.array(z.string().includes('-----BEGIN CERTIFICATE-----')).optional(),
 });
 
 const listingSchema = z
@@ -34,6 +35,42 @@ const queueItemSchema = z
   })
   .loose();
 const buildSchema = z.object({ building: z.boolean().optional(), result: z.string().nullish() }).loose();
+const whoAmISchema = z
+  .object({
+    name: z.string(),
+    anonymous: z.boolean().optional(),
+    authorities: z.array(z.string()).optional(),
+  })
+  .loose();
+const jobSchema = z.object({ buildable: z.boolean().optional(), fullName: z.string().optional() }).loose();
+
+/**
+ * The body of the permission probe for Credentials/Update (see `probeCredentialUpdate`): not an XML document (a
+ * comment and no root element), so Jenkins' parser rejects it before anything is read into a credential.
+ */
+export const UPDATE_PROBE_BODY = '<!-- key-rotator doctor: permission probe, not a credential -->';
+
+/** What a permission probe showed: granted, refused (Jenkins named the permission), or not established. */
+export type PermissionProbe =
+  | { result: 'granted'; evidence: string }
+  | { result: 'denied'; permission: string; evidence: string }
+  | { result: 'unknown'; evidence: string };
+
+/** Jenkins' permission ids (`X-Required-Permission`) as the UI names them. */
+const PERMISSION_NAMES: Record<string, string> = {
+  'hudson.model.Hudson.Read': 'Overall/Read',
+  'hudson.model.Hudson.Administer': 'Overall/Administer',
+  'com.cloudbees.plugins.credentials.CredentialsProvider.View': 'Credentials/View',
+  'com.cloudbees.plugins.credentials.CredentialsProvider.Create': 'Credentials/Create',
+  'com.cloudbees.plugins.credentials.CredentialsProvider.Update': 'Credentials/Update',
+  'com.cloudbees.plugins.credentials.CredentialsProvider.Delete': 'Credentials/Delete',
+  'hudson.model.Item.Read': 'Job/Read',
+  'hudson.model.Item.Build': 'Job/Build',
+  'hudson.model.Item.Discover': 'Job/Discover',
+};
+
+/** `Credentials/Update` for `com.cloudbees.plugins.credentials.CredentialsProvider.Update`; unknown ids as they are. */
+export const permissionName = (id: string): string => PERMISSION_NAMES[id] ?? id;
 
 /** Wraps a malformed-document problem in the request's terms, so callers handle one error type. */
 function badDocument(method: string, path: string, e: unknown): JenkinsError {
@@ -63,20 +100,15 @@ export class JenkinsClient {
       auth: opts.auth,
       timeoutMs: opts.timeoutMs ?? 10_000,
       retries: opts.retries ?? 2,
+      ...(opts.caCertificates ? { caCertificates: opts.caCertificates } : {}),
     });
   }
 
   /** GET config.xml; undefined on 404. Returns the raw XML (secrets redacted by Jenkins) and parsed visible fields. */
   async getCredential(store: StoreRef, id: string): Promise<CredentialDocument | undefined> {
     const path = `${credentialPath(store, id)}/config.xml`;
-    const res = await this.#http.request({
-      method: 'GET',
-      path,
-      expect: 'xml',
-      retry: 'idempotent',
-      pass: [404],
-    });
-    if (res.status === 404) return undefined;
+    const res = await this.#getOr404(path, 'xml');
+    if (!res) return undefined;
     try {
       return parseCredentialXml(res.body);
     } catch (e) {
@@ -187,14 +219,8 @@ export class JenkinsClient {
   ): Promise<{ exists: boolean; kind?: CredentialKind | 'other' }> {
     credentialPath(store, id);
     const path = `${storePath(store)}/api/json?tree=credentials%5Bid%5D`;
-    const res = await this.#http.request({
-      method: 'GET',
-      path,
-      expect: 'json',
-      retry: 'idempotent',
-      pass: [404],
-    });
-    if (res.status === 404) {
+    const res = await this.#getOr404(path, 'json');
+    if (!res) {
       throw new JenkinsError({
         method: 'GET',
         path,
@@ -216,6 +242,117 @@ export class JenkinsClient {
     if (!(listing.data.credentials ?? []).some((c) => c.id === id)) return { exists: false };
     const doc = await this.getCredential(store, id);
     return doc ? { exists: true, kind: doc.kind } : { exists: false };
+  }
+
+  /**
+   * Who Jenkins takes this client for (`/whoAmI/api/json`, served without Overall/Read): the user id, and whether
+   * the request arrived as anonymous (an Authorization header dropped on the way). A bad token is JenkinsError
+   * 'unauthorized'.
+   */
+  async whoAmI(): Promise<{ name: string; anonymous: boolean; authorities: string[] }> {
+    const path = '/whoAmI/api/json';
+    const res = await this.#http.request({ method: 'GET', path, expect: 'json', retry: 'idempotent' });
+    const who = whoAmISchema.safeParse(JSON.parse(res.body));
+    if (!who.success) throw this.#badJson(path);
+    return {
+      name: who.data.name,
+      anonymous: who.data.anonymous === true || who.data.name === 'anonymous',
+      authorities: who.data.authorities ?? [],
+    };
+  }
+
+  /** Resolves when the user has Overall/Read (the root API answers); else JenkinsError 'forbidden'. */
+  async checkOverallRead(): Promise<void> {
+    await this.#http.request({
+      method: 'GET',
+      path: '/api/json?tree=mode',
+      expect: 'json',
+      retry: 'idempotent',
+    });
+  }
+
+  /**
+   * Whether the user may update `id` (Credentials/Update), without changing it: POST config.xml with a body that
+   * is not XML (`UPDATE_PROBE_BODY`). Jenkins checks Update first (403 naming the permission), then parses the body
+   * and fails with 500 before anything is read into a credential (jenkins-api.md §4.5: updateByXml, "Failed to
+   * parse credential"), so a 500 shows the permission is granted and nothing changed. It leaves that parse
+   * failure in Jenkins' log. Never retried.
+   */
+  async probeCredentialUpdate(store: StoreRef, id: string): Promise<PermissionProbe> {
+    const path = `${credentialPath(store, id)}/config.xml`;
+    return this.#probe('Credentials/Update', path, UPDATE_PROBE_BODY, XML_CONTENT_TYPE, [500], (status) =>
+      status === 500
+        ? 'Jenkins refused the unparsable probe body after its permission check (500): nothing changed'
+        : undefined,
+    );
+  }
+
+  /**
+   * Whether the user may create credentials in `store` (Credentials/Create), without creating one: POST
+   * createCredentials without a Content-Type. Jenkins checks Create first (403), then answers 400 "No Content-Type
+   * header set" (jenkins-api.md §4.7), having added nothing.
+   */
+  async probeCredentialCreate(store: StoreRef): Promise<PermissionProbe> {
+    const path = `${storePath(store)}/createCredentials`;
+    return this.#probe('Credentials/Create', path, undefined, undefined, [400], (status) =>
+      status === 400
+        ? 'Jenkins refused the empty probe request after its permission check (400): nothing was created'
+        : undefined,
+    );
+  }
+
+  /** The job as its API shows it (needs Job/Read): whether it may be built (false: disabled). undefined on 404. */
+  async describeJob(jobPath: string): Promise<{ buildable: boolean } | undefined> {
+    const path = `${itemPath('job path', jobPath)}/api/json?tree=buildable,fullName`;
+    const res = await this.#getOr404(path, 'json');
+    if (!res) return undefined;
+    const job = jobSchema.safeParse(JSON.parse(res.body));
+    if (!job.success) throw this.#badJson(path);
+    return { buildable: job.data.buildable !== false };
+  }
+
+  /** A GET that may be repeated; undefined on 404. */
+  async #getOr404(path: string, expect: 'json' | 'xml'): Promise<HttpResponse | undefined> {
+    const res = await this.#http.request({ method: 'GET', path, expect, retry: 'idempotent', pass: [404] });
+    return res.status === 404 ? undefined : res;
+  }
+
+  async #probe(
+    permission: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+    pass: number[],
+    granted: (status: number) => string | undefined,
+  ): Promise<PermissionProbe> {
+    try {
+      const res = await this.#http.request({
+        method: 'POST',
+        path,
+        ...(body !== undefined ? { body } : {}),
+        ...(contentType !== undefined ? { contentType } : {}),
+        expect: 'any',
+        retry: 'never',
+        pass,
+      });
+      const evidence = granted(res.status);
+      return evidence
+        ? { result: 'granted', evidence }
+        : { result: 'unknown', evidence: `unexpected ${res.status} answer to the probe` };
+    } catch (e) {
+      if (e instanceof JenkinsError && e.reason === 'forbidden' && e.requiredPermission) {
+        const name = permissionName(e.requiredPermission);
+        return name === permission
+          ? { result: 'denied', permission: name, evidence: `Jenkins refused the probe: 403, needs ${name}` }
+          : {
+              result: 'denied',
+              permission: name,
+              evidence: `Jenkins refused the probe first for ${name} (403)`,
+            };
+      }
+      if (e instanceof JenkinsError) return { result: 'unknown', evidence: e.message };
+      throw e;
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ export type JenkinsErrorReason =
   | 'redirect'
   | 'timeout'
   | 'network'
+  | 'tls'
   | 'bad-response';
 
 const RETRYABLE_REASONS: ReadonlySet<JenkinsErrorReason> = new Set(['server', 'timeout', 'network']);

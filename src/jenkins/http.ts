@@ -1,3 +1,4 @@
+import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type RawAxiosRequestHeaders } from 'axios';
 import { z } from 'zod';
 import {
@@ -9,6 +10,7 @@ import {
   stripQuery,
   type HeaderBag,
 } from './errors';
+import { describeTlsFailure, inspectTls, isTlsErrorCode, trustedCas, type TlsInspection } from './tls';
 import type { JenkinsAuth } from './types';
 
 /**
@@ -62,6 +64,8 @@ export interface JenkinsHttpOptions {
   retries: number;
   /** Backoff: `baseMs × 2^(n-1)` with jitter, at most `maxMs`; Retry-After is honoured up to `maxRetryAfterMs`. */
   backoff?: { baseMs: number; maxMs: number; maxRetryAfterMs: number };
+  /** Extra CA certificates (PEM) trusted for this controller, in addition to the public roots. */
+  caCertificates?: readonly string[];
 }
 
 export const XML_CONTENT_TYPE = 'application/xml; charset=utf-8';
@@ -96,6 +100,9 @@ export class JenkinsHttp {
   readonly #backoff: { baseMs: number; maxMs: number; maxRetryAfterMs: number };
   #crumb: Promise<Crumb> | undefined;
   readonly #cookies = new Map<string, string>();
+  readonly #base: URL;
+  readonly #ca: readonly string[] | undefined;
+  readonly #extraCas: number;
 
   constructor(opts: JenkinsHttpOptions) {
     const secret = 'apiToken' in opts.auth ? opts.auth.apiToken : opts.auth.password;
@@ -107,8 +114,23 @@ export class JenkinsHttp {
     this.#timeoutMs = opts.timeoutMs;
     this.#retries = opts.retries;
     this.#backoff = opts.backoff ?? { baseMs: 300, maxMs: 3000, maxRetryAfterMs: 5000 };
+    this.#base = new URL(opts.baseUrl);
+    this.#extraCas = opts.caCertificates?.length ?? 0;
+    this.#ca = trustedCas(opts.caCertificates ?? []);
+    // This controller's own connection pool, trusting the public roots plus its configured CAs (and only this
+    // client: nothing process-wide changes). Keep-alive as Node's global agent does.
+    const httpsAgent =
+      this.#base.protocol === 'https:'
+        ? new HttpsAgent({
+            keepAlive: true,
+            scheduling: 'lifo',
+            timeout: 5000,
+            ...(this.#ca ? { ca: [...this.#ca] } : {}),
+          })
+        : undefined;
     this.#axios = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
+      ...(httpsAgent ? { httpsAgent } : {}),
       timeout: opts.timeoutMs,
       maxRedirects: 0,
       validateStatus: () => true,
@@ -257,6 +279,14 @@ export class JenkinsHttp {
         });
         return { ok: false, error, retryable: false };
       }
+      if (isTlsErrorCode(code) && code) {
+        const error = this.#make(req, {
+          reason: 'tls',
+          detail: await this.#tlsDetail(code),
+          cause: new JenkinsTransportError(`TLS failure ${code}`, code),
+        });
+        return { ok: false, error, retryable: false };
+      }
       const cause = new JenkinsTransportError(`network error ${code ?? '(unknown)'}`, code);
       const error = this.#make(req, { reason: 'network', detail: code ?? 'network error', cause });
       return { ok: false, error, retryable: req.retry !== 'never' && axios.isAxiosError(e) };
@@ -264,6 +294,22 @@ export class JenkinsHttp {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * What failed in a certificate or handshake error and how to fix it. A second handshake, which sends nothing (no
+   * request, no credentials), reads the certificates the server presents so that the message can name them.
+   */
+  async #tlsDetail(code: string): Promise<string> {
+    const host = this.#base.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(this.#base.port || 443);
+    let inspection: TlsInspection | undefined;
+    try {
+      inspection = await inspectTls({ host, port, ca: this.#ca, timeoutMs: Math.min(this.#timeoutMs, 5000) });
+    } catch {
+      // The message is then built from the code alone.
+    }
+    return describeTlsFailure({ code, host, port, inspection, configuredCas: this.#extraCas }).message;
   }
 
   #abortedError(req: HttpRequest): JenkinsError {

@@ -1,4 +1,4 @@
-export { JenkinsClient } from './client';
+export { JenkinsClient, permissionName, UPDATE_PROBE_BODY, type PermissionProbe } from './client';
 export {
   AWS_CREDENTIALS_CLASS,
   CredentialXmlError,

@@ -15,6 +15,11 @@ export interface JenkinsClientOptions {
   timeoutMs?: number;
   /** Extra attempts for requests that are safe to repeat. Default 2. */
   retries?: number;
+  /**
+   * Extra CA certificates (PEM, one per entry) to trust for this controller, in addition to the public roots: a
+   * private CA. There is no option to turn verification off.
+   */
+  caCertificates?: readonly string[];
 }
 
 /** The two credential classes that can carry an AWS key pair (jenkins-api.md §6.1, §6.2). */

@@ -1,7 +1,6 @@
 import type { Composition } from '../compose';
 import type { ManagedKey } from '../config';
 import { messageOf } from '../domain/errors';
-import { JenkinsSecretCache, jenkinsClientFor } from '../jenkins-target';
 
 export interface JenkinsTargetCheck {
   key: string;
@@ -18,8 +17,6 @@ export interface JenkinsTargetCheck {
   detail: string;
 }
 
-const tokenCaches = new WeakMap<Composition, JenkinsSecretCache>();
-
 /**
  * Read-only check of a key's Jenkins targets, for `plan`: the API token is readable, the credential store is
  * visible (Credentials/View), and the credential exists with a kind that holds an AWS key pair, or may be created
@@ -31,12 +28,6 @@ export async function checkJenkinsTargets(
   composition: Composition,
   key: ManagedKey,
 ): Promise<JenkinsTargetCheck[]> {
-  let tokens = tokenCaches.get(composition);
-  if (!tokens) {
-    tokens = new JenkinsSecretCache((id) => composition.secrets.getValue(id, { stage: 'AWSCURRENT' }));
-    tokenCaches.set(composition, tokens);
-  }
-  const cache = tokens;
   return Promise.all(
     key.jenkins.map(async (t): Promise<JenkinsTargetCheck> => {
       const base = {
@@ -47,7 +38,8 @@ export async function checkJenkinsTargets(
         credentialId: t.credentialId,
       };
       try {
-        const client = jenkinsClientFor(t, await cache.tokenFor(t), key.policy.jenkinsTimeoutSeconds);
+        // The composition's client: its token and CA certificates (read once), as the rotation uses them.
+        const client = await composition.jenkinsClient(key, t);
         const access = await client.describeAccess(t.store, t.credentialId);
         if (!access.exists)
           return t.createIfMissing

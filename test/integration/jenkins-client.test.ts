@@ -4,6 +4,7 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startJenkinsEmulator, type JenkinsEmulator } from '../../localcloud/jenkins/server';
 import { JenkinsClient, JenkinsError, type JenkinsAuth, type StoreRef } from '../../src/jenkins';
+import { jenkinsFailure } from '../support/jenkins';
 
 // Obviously fake sentinels: easy to grep for in error output.
 const ROTATOR_TOKEN = `11${'ab'.repeat(16)}`;
@@ -172,15 +173,6 @@ function client(
 }
 const passwordClient = (): JenkinsClient => client({ username: 'rotator', password: ROTATOR_PASSWORD });
 
-async function failure(p: Promise<unknown>): Promise<JenkinsError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(JenkinsError);
-  return e as JenkinsError;
-}
-
 beforeAll(async () => {
   emu = await startJenkinsEmulator();
   proxy = await startProxy(emu.url);
@@ -260,7 +252,7 @@ describe('putKey', () => {
   });
 
   it('refuses a credential that is neither AWS nor username/password, without writing', async () => {
-    const e = await failure(client().putKey(SYSTEM, 'plain-text', NEW));
+    const e = await jenkinsFailure(client().putKey(SYSTEM, 'plain-text', NEW));
     expect(e.reason).toBe('bad-response');
     expect(e.message).toMatch(/StringCredentialsImpl/);
     expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(0);
@@ -324,7 +316,7 @@ describe('authentication and CSRF', () => {
   });
 
   it('a wrong token is unauthorized (401)', async () => {
-    const e = await failure(
+    const e = await jenkinsFailure(
       client({ username: 'rotator', apiToken: `11${'00'.repeat(16)}` }).getCredential(SYSTEM, 'aws-deploy'),
     );
     expect(e).toMatchObject({ reason: 'unauthorized', status: 401, method: 'GET' });
@@ -333,17 +325,19 @@ describe('authentication and CSRF', () => {
 
   it('a missing permission is forbidden with the required permission', async () => {
     const viewer = client({ username: 'viewer', apiToken: VIEWER_TOKEN });
-    expect(await failure(viewer.putKey(SUB, 'aws-deploy', NEW))).toMatchObject({
+    expect(await jenkinsFailure(viewer.putKey(SUB, 'aws-deploy', NEW))).toMatchObject({
       reason: 'forbidden',
       status: 403,
       method: 'POST',
       requiredPermission: UPDATE,
     });
-    expect(await failure(viewer.createCredential(SYSTEM, { kind: 'aws', id: 'x', ...NEW }))).toMatchObject({
+    expect(
+      await jenkinsFailure(viewer.createCredential(SYSTEM, { kind: 'aws', id: 'x', ...NEW })),
+    ).toMatchObject({
       reason: 'forbidden',
       requiredPermission: CREATE,
     });
-    expect(await failure(viewer.deleteCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
+    expect(await jenkinsFailure(viewer.deleteCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
       reason: 'forbidden',
       requiredPermission: DELETE,
     });
@@ -375,7 +369,7 @@ describe('absent things', () => {
   });
 
   it('putKey on an unknown credential is not-found and creates nothing', async () => {
-    expect(await failure(client().putKey(SUB, 'missing', NEW))).toMatchObject({
+    expect(await jenkinsFailure(client().putKey(SUB, 'missing', NEW))).toMatchObject({
       reason: 'not-found',
       status: 404,
     });
@@ -383,7 +377,9 @@ describe('absent things', () => {
   });
 
   it('describeAccess on an unknown folder is not-found', async () => {
-    const e = await failure(client().describeAccess({ kind: 'folder', path: 'team-a/nope' }, 'aws-deploy'));
+    const e = await jenkinsFailure(
+      client().describeAccess({ kind: 'folder', path: 'team-a/nope' }, 'aws-deploy'),
+    );
     expect(e).toMatchObject({ reason: 'not-found', status: 404 });
     expect(e.message).toMatch(/folder store team-a\/nope/);
   });
@@ -457,7 +453,7 @@ describe('faults', () => {
       status: 500,
       count: 5,
     });
-    const e = await failure(
+    const e = await jenkinsFailure(
       client({ username: 'rotator', apiToken: ROTATOR_TOKEN }, { retries: 1 }).getCredential(
         SYSTEM,
         'aws-deploy',
@@ -470,7 +466,7 @@ describe('faults', () => {
 
   it('never repeats createCredentials', async () => {
     await admin('POST', 'faults', { method: 'POST', path: '/createCredentials', status: 503, count: 3 });
-    const e = await failure(client().createCredential(SYSTEM, { kind: 'aws', id: 'x', ...NEW }));
+    const e = await jenkinsFailure(client().createCredential(SYSTEM, { kind: 'aws', id: 'x', ...NEW }));
     expect(e).toMatchObject({ reason: 'server', status: 503, method: 'POST' });
     expect(proxy.log).toHaveLength(1);
   });
@@ -493,7 +489,7 @@ describe('faults', () => {
       status: 302,
       headers: { location: `${emu.url}/login?from=%2Fcredentials` },
     });
-    const e = await failure(client().getCredential(SYSTEM, 'aws-deploy'));
+    const e = await jenkinsFailure(client().getCredential(SYSTEM, 'aws-deploy'));
     expect(e).toMatchObject({ reason: 'login-page', status: 302 });
     expect(proxy.log).toHaveLength(1);
   });
@@ -506,7 +502,7 @@ describe('faults', () => {
       contentType: 'text/html;charset=utf-8',
       count: 2,
     });
-    expect(await failure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
+    expect(await jenkinsFailure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
       reason: 'login-page',
       status: 200,
     });
@@ -544,7 +540,7 @@ describe('runJob', () => {
   });
 
   it('an unknown job is not-found', async () => {
-    expect(await failure(client().runJob('nope', {}, { timeoutMs: 5000 }))).toMatchObject({
+    expect(await jenkinsFailure(client().runJob('nope', {}, { timeoutMs: 5000 }))).toMatchObject({
       reason: 'not-found',
       method: 'POST',
     });

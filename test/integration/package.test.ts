@@ -257,7 +257,7 @@ describe('serverless package --stage ci', () => {
     // RotateSecret needs lambda:InvokeFunction on the rotation function, and only that function.
     expect(grantedOn(exact, 'ScanRole', 'lambda:InvokeFunction')).toEqual([fnArn('rotate')]);
     // The webhook secret the config names, and only it, besides the managed-key secrets and the Jenkins tokens
-    // (the repairs of stuck rotations put Jenkins back on the current key).
+    // (the repairs of stuck rotations put Jenkins back on the current key; the doctor action signs in to it).
     expect(grantedOn(exact, 'ScanRole', 'secretsmanager:GetSecretValue').sort()).toEqual(
       [
         `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CI.secretPrefix}*`,

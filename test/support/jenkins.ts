@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import { JenkinsError } from '../../src/jenkins';
 import type { LocalCloud } from '../../localcloud/index';
 
 type Store = 'system' | { folder: string };
@@ -29,4 +31,14 @@ export async function jenkinsFault(
 export async function clearJenkinsFaults(cloud: LocalCloud): Promise<void> {
   const r = await fetch(`${cloud.jenkins.url}/_localcloud/faults`, { method: 'DELETE' });
   if (!r.ok) throw new Error(`faults not cleared: ${r.status}`);
+}
+
+/** The JenkinsError a promise rejects with (the test fails if it resolves or rejects with anything else). */
+export async function jenkinsFailure(p: Promise<unknown>): Promise<JenkinsError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(JenkinsError);
+  return e as JenkinsError;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine, type ParsedArgs } from '../../src/cli/args';
 import { UsageError } from '../../src/cli/errors';
+import { commandHelp, mainHelp } from '../../src/cli/help';
 
 const run = (...argv: string[]) => {
   const p = parseCommandLine(argv);
@@ -128,7 +129,7 @@ describe('parseCommandLine', () => {
   });
 
   it('usage errors say what is wrong', () => {
-    expect(usage()).toMatch(/no command given \(commands: audit, plan, rotate, validate-config\)/);
+    expect(usage()).toMatch(/no command given \(commands: audit, doctor, plan, rotate, validate-config\)/);
     expect(usage('audits')).toMatch(/unknown command "audits"/);
     expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
     expect(usage('audit', '--jsn')).toBe('unknown option --jsn');
@@ -175,5 +176,27 @@ describe('parseCommandLine', () => {
       /--check-iam compares .* give --stage NAME or --param userPath=\/path\//,
     );
     expect(usage('audit', '--stage', 'prod')).toMatch(/--stage is not an option of audit/);
+  });
+});
+
+describe('parseCommandLine: doctor', () => {
+  it('takes --key and --json, nothing else', () => {
+    expect(run('doctor').args).toEqual({ command: 'doctor', json: false });
+    expect(run('doctor', '--key', 'prod-ecr-push', '--json').args).toEqual({
+      command: 'doctor',
+      json: true,
+      key: 'prod-ecr-push',
+    });
+    expect(usage('doctor', '--key')).toBe('option --key needs a value');
+    expect(usage('doctor', '--key', ' ')).toBe('option --key needs a value');
+    expect(usage('doctor', 'jenkins-prod')).toMatch(/^unexpected argument "jenkins-prod" for doctor/);
+    expect(usage('doctor', '--emergency')).toMatch(/^option --emergency is not an option of doctor/);
+    expect(usage('audit', '--key', 'x')).toMatch(/^option --key is not an option of audit/);
+  });
+
+  it('has its own help', () => {
+    expect(commandHelp('doctor')).toMatch(/^Usage: key-rotator doctor \[--key NAME\] \[--json\]/);
+    expect(commandHelp('doctor')).toContain('{"action":"doctor"}');
+    expect(mainHelp('1.0.0')).toMatch(/\n {2}doctor {18}can each Jenkins target be reached from here/);
   });
 });

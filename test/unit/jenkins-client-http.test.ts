@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { JenkinsClient, JenkinsError } from '../../src/jenkins';
+import { JenkinsClient } from '../../src/jenkins';
+import { jenkinsFailure } from '../support/jenkins';
 
 // A scripted HTTP server: each test queues handlers; every request is recorded.
 interface Seen {
@@ -84,15 +85,6 @@ function client(extra: Partial<ConstructorParameters<typeof JenkinsClient>[0]> =
   });
 }
 
-async function failure(p: Promise<unknown>): Promise<JenkinsError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(JenkinsError);
-  return e as JenkinsError;
-}
-
 describe('JenkinsClient over HTTP (scripted server)', () => {
   it('sends preemptive Basic auth, XML content type, and no crumb with an API token', async () => {
     queue.push(xml, send(200));
@@ -166,7 +158,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
       crumb403,
     );
     const c = client({ auth: { username: 'rotator', password: PASSWORD } });
-    const e = await failure(
+    const e = await jenkinsFailure(
       c.createCredential(SYSTEM, { kind: 'aws', id: 'x', accessKeyId: 'A', secretAccessKey: SECRET }),
     );
     expect(e).toMatchObject({ reason: 'crumb', status: 403, method: 'POST' });
@@ -178,12 +170,12 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
       'content-type': 'text/html',
     });
     queue.push(sso);
-    expect(await failure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
+    expect(await jenkinsFailure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
       reason: 'login-page',
       status: 200,
     });
     queue.push(xml, sso);
-    const e = await failure(
+    const e = await jenkinsFailure(
       client().putKey(SYSTEM, 'aws-deploy', { accessKeyId: 'AKIAX', secretAccessKey: SECRET }),
     );
     expect(e).toMatchObject({ reason: 'login-page', method: 'POST' });
@@ -191,12 +183,12 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
 
   it('does not follow redirects', async () => {
     queue.push(send(302, '', { location: 'https://idp.example/oauth2/authorize?x=1' }));
-    expect(await failure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
+    expect(await jenkinsFailure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
       reason: 'login-page',
       status: 302,
     });
     queue.push(send(301, '', { location: 'https://ci.example/jenkins/' }));
-    expect(await failure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
+    expect(await jenkinsFailure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
       reason: 'redirect',
       status: 301,
     });
@@ -211,7 +203,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
 
   it('does not wait for a Retry-After beyond its cap', async () => {
     queue.push(send(503, '', { 'retry-after': '3600' }));
-    expect(await failure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
+    expect(await jenkinsFailure(client().getCredential(SYSTEM, 'aws-deploy'))).toMatchObject({
       reason: 'server',
       status: 503,
     });
@@ -224,7 +216,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
     expect(seen.map((s) => s.method)).toEqual(['GET', 'POST', 'POST']);
     seen = [];
     queue.push(xml, send(500, '<html>Oops</html>', { 'content-type': 'text/html' }));
-    const e = await failure(
+    const e = await jenkinsFailure(
       client().putKey(SYSTEM, 'aws-deploy', { accessKeyId: 'AKIAX', secretAccessKey: SECRET }),
     );
     expect(e).toMatchObject({ reason: 'server', status: 500 });
@@ -233,18 +225,20 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
 
   it('never retries createCredentials or buildWithParameters', async () => {
     queue.push(send(503));
-    const e = await failure(
+    const e = await jenkinsFailure(
       client().createCredential(SYSTEM, { kind: 'aws', id: 'x', accessKeyId: 'A', secretAccessKey: SECRET }),
     );
     expect(e).toMatchObject({ reason: 'server', status: 503 });
     queue.push(send(502));
-    await failure(client().runJob('canary', {}, { timeoutMs: 2000 }));
+    await jenkinsFailure(client().runJob('canary', {}, { timeoutMs: 2000 }));
     expect(seen).toHaveLength(2);
   });
 
   it('times out a silent server, retrying reads', async () => {
     queue.push(hang, hang);
-    const e = await failure(client({ timeoutMs: 150, retries: 1 }).getCredential(SYSTEM, 'aws-deploy'));
+    const e = await jenkinsFailure(
+      client({ timeoutMs: 150, retries: 1 }).getCredential(SYSTEM, 'aws-deploy'),
+    );
     expect(e).toMatchObject({ reason: 'timeout', method: 'GET' });
     expect(e.status).toBeUndefined();
     expect(seen).toHaveLength(2);
@@ -256,7 +250,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
       auth: { username: 'u', apiToken: TOKEN },
       retries: 0,
     });
-    const e = await failure(c.getCredential(SYSTEM, 'x'));
+    const e = await jenkinsFailure(c.getCredential(SYSTEM, 'x'));
     expect(e.reason).toBe('network');
     expect(e.cause).toMatchObject({ name: 'JenkinsTransportError', code: 'ECONNREFUSED' });
     expect(JSON.stringify(e)).not.toContain(TOKEN);
@@ -270,7 +264,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
         'content-type': 'application/json',
       }),
     );
-    const e = await failure(
+    const e = await jenkinsFailure(
       client().putKey(SYSTEM, 'aws-deploy', { accessKeyId: 'AKIAX', secretAccessKey: SECRET }),
     );
     expect(e.message).toContain('[REDACTED]');
@@ -291,14 +285,14 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
     const waiting = json({ _class: 'hudson.model.Queue$WaitingItem', why: 'quiet period' });
     // Enough queued answers to outlast the deadline even on a loaded machine.
     queue.push(send(201, '', { location: '/queue/item/1/' }), ...Array<Handler>(500).fill(waiting));
-    const e = await failure(client().runJob('canary', {}, { timeoutMs: 1_000, pollMs: 20 }));
+    const e = await jenkinsFailure(client().runJob('canary', {}, { timeoutMs: 1_000, pollMs: 20 }));
     expect(e.reason).toBe('timeout');
     expect(e.message).toMatch(/leave the queue: not done within 1000 ms/);
 
     queue = [send(201, '', { location: '/queue/item/2/' }), ...Array<Handler>(500).fill(waiting)];
     const ctl = new AbortController();
     setTimeout(() => ctl.abort(), 300);
-    const aborted = await failure(
+    const aborted = await jenkinsFailure(
       client().runJob('canary', {}, { timeoutMs: 10_000, pollMs: 20, signal: ctl.signal }),
     );
     expect(aborted.message).toMatch(/aborted by the caller/);
@@ -314,7 +308,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
         },
       ),
     );
-    const e = await failure(
+    const e = await jenkinsFailure(
       client().putKey(SYSTEM, 'aws-deploy', { accessKeyId: 'AKIAX', secretAccessKey: SECRET }),
     );
     expect(e).toMatchObject({ reason: 'bad-response' });
