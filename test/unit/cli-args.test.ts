@@ -129,7 +129,9 @@ describe('parseCommandLine', () => {
   });
 
   it('usage errors say what is wrong', () => {
-    expect(usage()).toMatch(/no command given \(commands: audit, doctor, plan, rotate, validate-config\)/);
+    expect(usage()).toMatch(
+      /no command given \(commands: audit, doctor, plan, rotate, self-rotate, validate-config\)/,
+    );
     expect(usage('audits')).toMatch(/unknown command "audits"/);
     expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
     expect(usage('audit', '--jsn')).toBe('unknown option --jsn');
@@ -198,5 +200,45 @@ describe('parseCommandLine: doctor', () => {
     expect(commandHelp('doctor')).toMatch(/^Usage: key-rotator doctor \[--key NAME\] \[--json\]/);
     expect(commandHelp('doctor')).toContain('{"action":"doctor"}');
     expect(mainHelp('1.0.0')).toMatch(/\n {2}doctor {18}can each Jenkins target be reached from here/);
+  });
+});
+
+describe('self-rotate arguments', () => {
+  it('parses the key, --force, --take-over and --print-policy with its options', () => {
+    expect(parseCommandLine(['self-rotate', 'edge', '--force', '--take-over', '--json'])).toMatchObject({
+      kind: 'run',
+      args: {
+        command: 'self-rotate',
+        target: 'edge',
+        force: true,
+        takeOver: true,
+        json: true,
+        printPolicy: false,
+      },
+    });
+    expect(
+      parseCommandLine([
+        'self-rotate',
+        'edge',
+        '--print-policy',
+        '--user-path',
+        '/ci/',
+        '--account-id',
+        '111122223333',
+      ]),
+    ).toMatchObject({ args: { printPolicy: true, userPath: '/ci/', accountId: '111122223333' } });
+  });
+
+  it('says what is wrong', () => {
+    expect(() => parseCommandLine(['self-rotate'])).toThrow(/self-rotate needs the managed key/);
+    expect(() => parseCommandLine(['self-rotate', 'edge', '--user-path', '/ci/'])).toThrow(
+      /--user-path goes with --print-policy/,
+    );
+    expect(() => parseCommandLine(['self-rotate', 'edge', '--print-policy', '--user-path', 'ci'])).toThrow(
+      /must be an IAM path/,
+    );
+    expect(() => parseCommandLine(['self-rotate', 'edge', '--print-policy', '--account-id', '12'])).toThrow(
+      /12-digit/,
+    );
   });
 });
