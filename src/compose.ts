@@ -1,5 +1,6 @@
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { createAwsClients, assumeRoleIam, type AwsSetup } from './aws/clients';
+import { assumeRoleIam, clientSettings, createAwsClients, type AwsSetup } from './aws/clients';
 import { accessKeyOwner, callerAccountId } from './aws/identity';
 import { IamKeyStore } from './aws/key-store';
 import { AwsKeyProbe } from './aws/probe';
@@ -25,6 +26,11 @@ export interface Composition {
   accessKeyOwner(key: ManagedKey, accessKeyId: string): Promise<string | undefined>;
   /** The account of the rotator's own credentials, looked up once. */
   ownAccountId(): Promise<string>;
+  /**
+   * Settings for any other AWS client in a managed key's account (through its role when it has one), in `region`
+   * (default: the rotator's): the checks' CloudTrail clients.
+   */
+  settingsFor(key: ManagedKey, region?: string): ReturnType<typeof clientSettings>;
   /**
    * A client for one of a key's Jenkins targets, signed in with its token and trusting its CA certificates (both
    * read from Secrets Manager once per composition).
@@ -52,8 +58,9 @@ export function compose(
   const jenkinsClient = (key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient> =>
     jenkinsClients.client(target, key.policy.jenkinsTimeoutSeconds);
   // One IAM client pair per role (and external id): keys behind the same role share its cached credentials.
-  const roleIam = new Map<string, { iam: IAMClient; iamOnce: IAMClient }>();
-  const iamPairFor = (key: ManagedKey): { iam: IAMClient; iamOnce: IAMClient } => {
+  type RoleClients = { iam: IAMClient; iamOnce: IAMClient; credentials?: AwsCredentialIdentityProvider };
+  const roleIam = new Map<string, RoleClients>();
+  const iamPairFor = (key: ManagedKey): RoleClients => {
     if (!key.assumeRoleArn) return clients;
     const id = `${key.assumeRoleArn} ${key.externalId ?? ''}`;
     let pair = roleIam.get(id);
@@ -98,6 +105,10 @@ export function compose(
     clients,
     keyStoreFor,
     iamFor,
+    settingsFor: (key, region) => {
+      const credentials = iamPairFor(key).credentials;
+      return clientSettings(aws, { ...(credentials ? { credentials } : {}), ...(region ? { region } : {}) });
+    },
     jenkinsClient,
     jenkinsClients,
     accessKeyOwner: (key, accessKeyId) => accessKeyOwner(iamFor(key), accessKeyId),

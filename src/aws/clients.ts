@@ -60,15 +60,19 @@ export function clientsForKey(setup: AwsSetup, credentials: AwsCredentialIdentit
   return { sts: new STSClient(base(s)), ecr: new ECRClient(base(s)) };
 }
 
+/** Client settings for any SDK client of the rotator's setup, signed with `credentials` when given, in `region`. */
+export const clientSettings = (setup: AwsSetup, over: Partial<AwsSetup> = {}) => base({ ...setup, ...over });
+
 /**
  * IAM in another account through AssumeRole, credentials cached until five minutes before they expire: the
- * client, and one without SDK retries for CreateAccessKey (see {@link AwsClients.iamOnce}), sharing them.
+ * client, one without SDK retries for CreateAccessKey (see {@link AwsClients.iamOnce}), and the credentials
+ * provider they share (for other clients in that account).
  */
 export function assumeRoleIam(
   clients: AwsClients,
   roleArn: string,
   externalId: string | undefined,
-): { iam: IAMClient; iamOnce: IAMClient } {
+): { iam: IAMClient; iamOnce: IAMClient; credentials: AwsCredentialIdentityProvider } {
   let cached: AwsCredentialIdentity | undefined;
   const provider: AwsCredentialIdentityProvider = async () => {
     if (cached?.expiration && cached.expiration.getTime() - Date.now() > 5 * 60_000) return cached;
@@ -94,5 +98,6 @@ export function assumeRoleIam(
   return {
     iam: new IAMClient(base({ ...clients.setup, credentials: provider })),
     iamOnce: new IAMClient(base({ ...clients.setup, credentials: provider, maxAttempts: 1 })),
+    credentials: provider,
   };
 }
