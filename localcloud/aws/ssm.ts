@@ -21,7 +21,7 @@ const NAME_RE = /^(\/[\w.-]+)+$|^[\w.-]+$/;
 const stores = new WeakMap<object, Map<string, ParameterRecord>>();
 function store(ctx: RequestContext): Map<string, ParameterRecord> {
   let byKey = stores.get(ctx.account);
-  if (!byKey) stores.set(ctx.account, (byKey = new Map()));
+  if (!byKey) stores.set(ctx.account, (byKey = new Map<string, ParameterRecord>()));
   return byKey;
 }
 
