@@ -3,7 +3,13 @@ import { resolve } from 'node:path';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsSetup } from '../aws/clients';
 import { compose, type Composition } from '../compose';
-import { CONFIG_PATH_VARIABLE, DEFAULT_POLICY, loadConfigFile, type RotatorConfig } from '../config';
+import {
+  CONFIG_PATH_VARIABLE,
+  DEFAULT_CHECKS,
+  DEFAULT_POLICY,
+  loadConfigFile,
+  type RotatorConfig,
+} from '../config';
 import type { Log } from '../engine/ports';
 import type { GlobalOptions } from './args';
 import { CliError } from './errors';
@@ -56,7 +62,15 @@ export async function loadConfigOrEmpty(
       io.err(
         `key-rotator: note: no configuration (${choice.file} does not exist, --config and ${CONFIG_PATH_VARIABLE} are not set): every key is shown as unmanaged\n`,
       );
-      return { config: { version: 1, defaults: DEFAULT_POLICY, notifications: {}, keys: [] } };
+      return {
+        config: {
+          version: 1,
+          defaults: DEFAULT_POLICY,
+          notifications: {},
+          checks: DEFAULT_CHECKS,
+          keys: [],
+        },
+      };
     }
   }
   return { config: await loadConfig(choice), file: choice.file };

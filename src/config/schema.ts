@@ -83,6 +83,11 @@ export interface ManagedKey {
    * only audits it and reports it overdue.
    */
   readonly rotatedBy: 'lambda' | 'self';
+  /**
+   * The ECR repositories the key pushes to (names in the key's registry, or repository ARNs): what the emitted
+   * least-privilege policy grants (`key-rotator check`). Unset: the repositories its current policy names.
+   */
+  readonly ecrRepositories?: readonly string[] | undefined;
   readonly jenkins: readonly JenkinsTarget[];
   readonly verify: {
     readonly ecr: {
@@ -104,6 +109,13 @@ export interface RotatorConfig {
     readonly snsTopicArn?: string | undefined;
     readonly slackWebhookSecretId?: string | undefined;
   };
+  /** The security checks (`key-rotator check`, and the scan once every `everyHours`). */
+  readonly checks: {
+    /** An active key not used for longer than this is reported (low). */
+    readonly unusedKeyDays: number;
+    /** How often the scheduled scan runs the checks (default daily; 0: never). */
+    readonly everyHours: number;
+  };
   readonly keys: readonly ManagedKey[];
 }
 
@@ -116,6 +128,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   abandonStuckAfterHours: 24,
   selfRotationOverdueDays: 2,
 });
+
+export const DEFAULT_CHECKS: RotatorConfig['checks'] = Object.freeze({ unusedKeyDays: 30, everyHours: 24 });
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:([A-Za-z0-9/_+=.@-]{1,512})$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
@@ -283,6 +297,17 @@ const managedKeySchema = z
       .optional(),
     secretId: secretRef,
     rotatedBy: z.enum(['lambda', 'self']).default('lambda'),
+    ecrRepositories: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+            'must be an ECR repository name (team/app) or ARN (arn:aws:ecr:REGION:ACCOUNT:repository/NAME)',
+          ),
+      )
+      .min(1)
+      .optional(),
     jenkins: z.array(jenkinsTargetSchema).min(1, 'needs at least one Jenkins target'),
     verify: z.strictObject({
       ecr: z.strictObject({
@@ -357,6 +382,16 @@ const rawConfigSchema = z.strictObject({
       slackWebhookSecretId: secretRef.optional(),
     })
     .default({}),
+  checks: z
+    .strictObject({
+      unusedKeyDays: z.int().min(1).max(3650).default(30),
+      everyHours: z
+        .int()
+        .min(0)
+        .max(24 * 30)
+        .default(24),
+    })
+    .default(DEFAULT_CHECKS),
   keys: z.array(managedKeySchema).min(1, 'needs at least one managed key'),
 });
 
@@ -471,6 +506,7 @@ function normalise(raw: RawConfig, ctx: z.RefinementCtx<RawConfig>): RotatorConf
     version: raw.version,
     defaults,
     notifications: raw.notifications,
+    checks: raw.checks,
     keys: entries.map((e) => e.key),
   };
 }
