@@ -222,6 +222,13 @@ describe('configuration-as-code export (POST /configuration-as-code/export)', ()
       accessKey: FAKE.accessKey,
       secretKey: FAKE.secretKey,
     });
+    const state = await http.get<{
+      casc: { installed: boolean; credentials: { id: string; domain: string }[] };
+    }>('/_localcloud/state');
+    expect(state.data.casc).toMatchObject({
+      installed: true,
+      credentials: [{ id: 'aws-prod', domain: '_' }],
+    });
   });
 
   it('refuses to seed a JCasC credential that is not in the system store, changing nothing', () => {
