@@ -10,6 +10,8 @@ export interface Property {
   value: Exported;
   /** @Exported(visibility); default 1. */
   visibility: number;
+  /** @Exported(inline=true): the value's properties count as being at this property's depth. */
+  inline?: boolean;
 }
 
 export class Bean {
@@ -30,16 +32,16 @@ export class ExportMap {
   }
 }
 
-/** `bean(cls, { name: value, other: [value, visibility] })` */
+/** `bean(cls, { name: value, other: { v: value, vis: visibility, inline? } })` */
 export function bean(
   cls: string | undefined,
-  props: Record<string, Exported | { v: Exported; vis: number }>,
+  props: Record<string, Exported | { v: Exported; vis: number; inline?: boolean }>,
 ): Bean {
   return new Bean(
     cls,
     Object.entries(props).map(([name, p]) =>
       p !== null && typeof p === 'object' && 'vis' in p && 'v' in p
-        ? { name, value: p.v, visibility: p.vis }
+        ? { name, value: p.v, visibility: p.vis, ...(p.inline ? { inline: true } : {}) }
         : { name, value: p, visibility: 1 },
     ),
   );
@@ -62,7 +64,8 @@ class ByDepth implements Pruner {
     this.n = n;
   }
   accept(prop: Property) {
-    return prop.visibility < this.n ? undefined : { child: new ByDepth(this.n + 1) };
+    if (prop.visibility < this.n) return undefined;
+    return { child: prop.inline ? this : new ByDepth(this.n + 1) };
   }
 }
 

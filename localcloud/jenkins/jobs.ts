@@ -9,6 +9,7 @@ import {
   QUEUE_LEFT_ITEM_TTL_MS,
   fullName,
   itemUrl,
+  parametersOf,
   type Build,
   type BuildResult,
   type Folder,
@@ -305,9 +306,16 @@ function registryPing(
 
 // --- JSON API beans ---------------------------------------------------------------------------------------------
 
-const FREESTYLE_PROJECT = 'hudson.model.FreeStyleProject';
-const FREESTYLE_BUILD = 'hudson.model.FreeStyleBuild';
+const JOB_CLASSES = {
+  freestyle: { job: 'hudson.model.FreeStyleProject', build: 'hudson.model.FreeStyleBuild' },
+  pipeline: {
+    job: 'org.jenkinsci.plugins.workflow.job.WorkflowJob',
+    build: 'org.jenkinsci.plugins.workflow.job.WorkflowRun',
+  },
+} as const;
 const FOLDER = 'com.cloudbees.hudson.plugins.folder.Folder';
+
+const classesOf = (job: Job) => JOB_CLASSES[job.spec.type ?? 'freestyle'];
 
 export function jobColor(job: Job): string {
   if (job.spec.disabled) return 'disabled';
@@ -326,23 +334,34 @@ export function jobColor(job: Job): string {
 
 function buildRef(state: JenkinsState, b: Build | undefined): Exported {
   if (!b) return null;
-  return bean(FREESTYLE_BUILD, {
+  return bean(classesOf(b.job).build, {
     number: { v: b.number, vis: 2 },
     url: { v: state.absoluteUrl(`${itemUrl(b.job)}${b.number}/`), vis: 2 },
   });
 }
 
-function parameterActions(parameters: [string, string][], triggeredBy: string): Exported[] {
+/** Names of the job's password parameters: their values are Secrets, never exported nor shown. */
+const passwordParameters = (job: Job): Set<string> =>
+  new Set(
+    parametersOf(job.spec)
+      .filter((p) => p.password)
+      .map((p) => p.name),
+  );
+
+function parameterActions(job: Job, parameters: [string, string][], triggeredBy: string): Exported[] {
   const actions: Exported[] = [];
+  const secret = passwordParameters(job);
   if (parameters.length)
     actions.push(
       bean('hudson.model.ParametersAction', {
         parameters: {
           v: parameters.map(([name, value]) =>
-            bean('hudson.model.StringParameterValue', {
-              name: { v: name, vis: 3 },
-              value: { v: value, vis: 3 },
-            }),
+            secret.has(name)
+              ? bean('hudson.model.PasswordParameterValue', { name: { v: name, vis: 3 } })
+              : bean('hudson.model.StringParameterValue', {
+                  name: { v: name, vis: 3 },
+                  value: { v: value, vis: 3 },
+                }),
           ),
           vis: 2,
         },
@@ -373,8 +392,8 @@ function parameterActions(parameters: [string, string][], triggeredBy: string): 
 
 export function buildBean(state: JenkinsState, b: Build): Bean {
   const name = fullName(b.job);
-  return bean(FREESTYLE_BUILD, {
-    actions: parameterActions(b.parameters, b.triggeredBy),
+  return bean(classesOf(b.job).build, {
+    actions: parameterActions(b.job, b.parameters, b.triggeredBy),
     artifacts: [],
     building: b.building,
     description: null,
@@ -397,7 +416,7 @@ export function buildBean(state: JenkinsState, b: Build): Bean {
 }
 
 function taskBean(state: JenkinsState, job: Job): Bean {
-  return bean(FREESTYLE_PROJECT, {
+  return bean(classesOf(job).job, {
     name: { v: job.name, vis: 2 },
     url: { v: state.absoluteUrl(itemUrl(job)), vis: 2 },
     color: { v: jobColor(job), vis: 2 },
@@ -407,12 +426,13 @@ function taskBean(state: JenkinsState, job: Job): Bean {
 export function queueItemBean(state: JenkinsState, q: QueueItem): Bean {
   const waiting = q.state === 'waiting';
   const props: Record<string, Exported | { v: Exported; vis: number }> = {
-    actions: parameterActions(q.parameters, q.triggeredBy),
+    actions: parameterActions(q.job, q.parameters, q.triggeredBy),
     blocked: false,
     buildable: false,
     id: q.id,
     inQueueSince: q.inQueueSince,
-    params: q.parameters.map(([k, v]) => `\n${k}=${v}`).join(''),
+    // PasswordParameterValue.getShortDescription: NAME=****
+    params: q.parameters.map(([k, v]) => `\n${k}=${passwordParameters(q.job).has(k) ? '****' : v}`).join(''),
     stuck: false,
     task: taskBean(state, q.job),
     url: `queue/item/${q.id}/`,
@@ -429,10 +449,10 @@ export function queueItemBean(state: JenkinsState, q: QueueItem): Bean {
 export function jobBean(state: JenkinsState, job: Job): Bean {
   const builds = [...job.builds].reverse();
   const done = builds.filter((b) => !b.building);
-  const params = job.spec.parameters ?? [];
+  const params = parametersOf(job.spec);
   const name = fullName(job);
   const queued = [...state.queue.values()].find((q) => q.job === job && q.state === 'waiting');
-  return bean(FREESTYLE_PROJECT, {
+  return bean(classesOf(job).job, {
     actions: [],
     description: job.spec.description ?? '',
     displayName: job.name,
@@ -472,20 +492,22 @@ export function jobBean(state: JenkinsState, job: Job): Bean {
       ? [
           bean('hudson.model.ParametersDefinitionProperty', {
             parameterDefinitions: {
-              v: params.map((p) =>
-                bean('hudson.model.StringParameterDefinition', {
-                  defaultParameterValue: {
-                    v: bean('hudson.model.StringParameterValue', {
-                      name: { v: p, vis: 3 },
-                      value: { v: '', vis: 3 },
-                    }),
-                    vis: 3,
-                  },
-                  description: { v: '', vis: 3 },
-                  name: { v: p, vis: 3 },
-                  type: { v: 'StringParameterDefinition', vis: 3 },
-                }),
-              ),
+              v: params.map((p) => {
+                const type = p.password ? 'PasswordParameterDefinition' : 'StringParameterDefinition';
+                // PasswordParameterValue exports only its name: a Secret is never in the JSON API.
+                const value = p.password
+                  ? bean('hudson.model.PasswordParameterValue', { name: { v: p.name, vis: 3 } })
+                  : bean('hudson.model.StringParameterValue', {
+                      name: { v: p.name, vis: 3 },
+                      value: { v: p.default, vis: 3 },
+                    });
+                return bean(`hudson.model.${type}`, {
+                  defaultParameterValue: { v: value, vis: 3 },
+                  description: { v: p.description, vis: 3 },
+                  name: { v: p.name, vis: 3 },
+                  type: { v: type, vis: 3 },
+                });
+              }),
               vis: 2,
             },
           }),
@@ -498,16 +520,16 @@ export function jobBean(state: JenkinsState, job: Job): Bean {
 }
 
 function itemRef(state: JenkinsState, item: Item): Bean {
-  return bean(item.kind === 'job' ? FREESTYLE_PROJECT : FOLDER, {
+  return bean(item.kind === 'job' ? classesOf(item).job : FOLDER, {
     name: { v: item.name, vis: 2 },
     url: { v: state.absoluteUrl(itemUrl(item)), vis: 2 },
     ...(item.kind === 'job' ? { color: { v: jobColor(item), vis: 2 } } : {}),
   });
 }
 
-/** Root (`hudson.model.Hudson`) or folder bean; `visible` filters items by Job/Read. */
-export function groupBean(state: JenkinsState, folder: Folder, visible: boolean): Bean {
-  const jobs = visible ? [...folder.items.values()].map((i) => itemRef(state, i)) : [];
+/** Root (`hudson.model.Hudson`) or folder bean; `visible` filters items (Job/Read on each). */
+export function groupBean(state: JenkinsState, folder: Folder, visible: (item: Item) => boolean): Bean {
+  const jobs = [...folder.items.values()].filter(visible).map((i) => itemRef(state, i));
   if (folder === state.root)
     return bean('hudson.model.Hudson', {
       assignedLabels: [bean(undefined, { name: 'built-in' })],
@@ -536,7 +558,7 @@ export function groupBean(state: JenkinsState, folder: Folder, visible: boolean)
   const name = fullName(folder);
   return bean(FOLDER, {
     actions: [],
-    description: '',
+    description: folder.spec.description ?? '',
     displayName: folder.name,
     displayNameOrNull: null,
     fullDisplayName: name.split('/').join(' » '),

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import {
   CredentialDocumentError,
   credentialFromForm,
@@ -8,23 +8,19 @@ import {
   toRedactedXml,
   type Credential,
 } from './credentials';
-import { ExportMap, TreeSyntaxError, bean, exportJson, type Bean } from './export';
+import { api, can, deny, isApiJson, notFound, page, redirect, requestOrigin, type Ctx } from './context';
+import { ExportMap, bean, type Bean } from './export';
 import { buildBean, groupBean, jobBean, queueItem, queueItemBean, scheduleBuild } from './jobs';
+import { itemConfigXml, primaryViewConfigXml, routeCasc, routeComputers, routePluginManager } from './manage';
 import {
   escapeHtml,
-  sendAccessDenied,
-  sendApiJson,
   sendEmpty,
   sendFailure,
-  sendJenkinsPage,
   sendJettyError,
-  sendLoginRequired,
-  sendNotFound,
   sendOops,
   sendRequirePost,
   sendText,
 } from './pages';
-import { hasPermission, type Authentication, type PermissionName } from './security';
 import {
   addCredential,
   fullName,
@@ -34,66 +30,10 @@ import {
   type CredentialStore,
   type Domain,
   type Folder,
-  type JenkinsState,
   type Job,
+  type QueueItem,
+  parametersOf,
 } from './state';
-
-/** One request as the Jenkins routing sees it, after the filters of jenkins-api.md §1 have passed. */
-export interface Ctx {
-  state: JenkinsState;
-  req: IncomingMessage;
-  res: ServerResponse;
-  /** HEAD is routed as GET. */
-  method: string;
-  /** Path without query, still percent-encoded. */
-  rawPath: string;
-  query: URLSearchParams;
-  body: Buffer;
-  auth: Authentication;
-  /** Parameters of an `application/x-www-form-urlencoded` body. */
-  form?: URLSearchParams;
-}
-
-export const can = (ctx: Ctx, p: PermissionName): boolean =>
-  hasPermission(ctx.auth, ctx.state.anonymousPermissions, p);
-
-/** AccessDeniedException3 → login page for anonymous, access-denied page for users. */
-export function deny(ctx: Ctx, p: PermissionName): void {
-  if (ctx.auth.user) sendAccessDenied(ctx.res, ctx.state, ctx.auth.user.id, p);
-  else sendLoginRequired(ctx.req, ctx.res, ctx.state, p);
-}
-
-const notFound = (ctx: Ctx): void => sendNotFound(ctx.res, ctx.state);
-
-const page = (ctx: Ctx, title: string, html = `<h1>${escapeHtml(title)}</h1>`): void =>
-  sendJenkinsPage(ctx.res, ctx.state, 200, title, html);
-
-/** Scheme and host of the request (Jetty's ForwardedRequestCustomizer honours X-Forwarded-*). */
-export function requestOrigin(req: IncomingMessage): string {
-  const first = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h)?.split(',')[0]?.trim();
-  const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
-  const proto = first(req.headers['x-forwarded-proto']) ?? (encrypted ? 'https' : 'http');
-  const host = first(req.headers['x-forwarded-host']) ?? req.headers.host ?? '127.0.0.1';
-  return `${proto}://${host}`;
-}
-
-function redirect(ctx: Ctx, status: number, relative: string): void {
-  const location = new URL(relative, `${requestOrigin(ctx.req)}${ctx.rawPath}`).toString();
-  sendEmpty(ctx.res, status, { Location: location });
-}
-
-function api(ctx: Ctx, root: Bean): void {
-  let body: unknown;
-  try {
-    body = exportJson(root, ctx.query);
-  } catch (err) {
-    if (err instanceof TreeSyntaxError) return sendJettyError(ctx.req, ctx.res, 400, err.message);
-    throw err;
-  }
-  sendApiJson(ctx.res, ctx.state, body, ctx.query.get('pretty') === 'true');
-}
-
-const isApiJson = (rest: string[]): boolean => rest.length === 2 && rest[0] === 'api' && rest[1] === 'json';
 
 const acceptsJson = (req: IncomingMessage): boolean =>
   (req.headers.accept ?? '').includes('application/json');
@@ -116,19 +56,28 @@ export function route(ctx: Ctx, segments: string[]): void {
   let i = 0;
   while (segments[i] === 'job' && segments[i + 1] !== undefined) {
     const item = group.items.get(segments[i + 1] ?? '');
-    if (!item || !can(ctx, 'Job/Read')) return notFound(ctx);
+    if (!item || !can(ctx, 'Job/Read', item)) return notFound(ctx);
     i += 2;
     if (item.kind === 'job') return routeJob(ctx, item, segments.slice(i));
     group = item;
   }
   const rest = segments.slice(i);
   if (rest.length === 0) return page(ctx, group === ctx.state.root ? 'Dashboard' : group.name);
-  if (isApiJson(rest)) return api(ctx, groupBean(ctx.state, group, can(ctx, 'Job/Read')));
+  if (isApiJson(rest))
+    return api(
+      ctx,
+      groupBean(ctx.state, group, (item) => can(ctx, 'Job/Read', item)),
+    );
   if (rest[0] === 'credentials') return routeCredentialsAction(ctx, group, rest.slice(1));
   if (group === ctx.state.root) {
     if (rest[0] === 'crumbIssuer') return routeCrumbIssuer(ctx, rest.slice(1));
     if (rest[0] === 'queue') return routeQueue(ctx, rest.slice(1));
-  }
+    if (rest.length === 1 && rest[0] === 'config.xml') return primaryViewConfigXml(ctx);
+    if (rest[0] === 'computer') return routeComputers(ctx, rest.slice(1));
+    if (rest[0] === 'pluginManager') return routePluginManager(ctx, rest.slice(1));
+    if (rest[0] === 'configuration-as-code') return routeCasc(ctx, rest.slice(1));
+    if (rest[0] === 'manage' && rest[1] === 'configuration-as-code') return routeCasc(ctx, rest.slice(2));
+  } else if (rest.length === 1 && rest[0] === 'config.xml') return itemConfigXml(ctx, group);
   notFound(ctx);
 }
 
@@ -424,6 +373,7 @@ const PERMALINKS: Record<string, (b: Build) => boolean> = {
 function routeJob(ctx: Ctx, job: Job, rest: string[]): void {
   if (rest.length === 0) return page(ctx, job.name);
   if (isApiJson(rest)) return api(ctx, jobBean(ctx.state, job));
+  if (rest.length === 1 && rest[0] === 'config.xml') return itemConfigXml(ctx, job);
   if (rest.length === 1 && (rest[0] === 'buildWithParameters' || rest[0] === 'build'))
     return triggerBuild(ctx, job, rest[0] === 'buildWithParameters');
   const key = rest[0] ?? '';
@@ -448,13 +398,13 @@ function triggerBuild(ctx: Ctx, job: Job, withParameters: boolean): void {
   if (ctx.method !== 'POST') return sendRequirePost(ctx.res, ctx.state);
   const name = fullName(job);
   if (job.spec.disabled) return sendJettyError(ctx.req, ctx.res, 409, `${name} is not buildable`);
-  const defined = job.spec.parameters ?? [];
+  const defined = parametersOf(job.spec);
   if (withParameters && defined.length === 0)
     return sendJettyError(ctx.req, ctx.res, 400, `${name} is not parameterized`);
   if (!withParameters && defined.length > 0)
     return sendJettyError(ctx.req, ctx.res, 400, 'Nothing is submitted');
   const given = (p: string) => ctx.form?.get(p) ?? ctx.query.get(p);
-  const parameters: [string, string][] = defined.map((p) => [p, given(p) ?? '']);
+  const parameters: [string, string][] = defined.map((p) => [p.name, given(p.name) ?? p.default]);
   const delay = /^(\d+)\s*(?:sec|secs|s)?$/.exec(ctx.query.get('delay') ?? '');
   const { item, duplicate } = scheduleBuild(
     ctx.state,
@@ -467,22 +417,20 @@ function triggerBuild(ctx: Ctx, job: Job, withParameters: boolean): void {
 }
 
 function routeQueue(ctx: Ctx, rest: string[]): void {
-  const readable = can(ctx, 'Job/Read');
+  const readable = (q: QueueItem) => can(ctx, 'Job/Read', q.job);
   if (isApiJson(rest))
     return api(
       ctx,
       bean('hudson.model.Queue', {
         discoverableItems: [],
-        items: readable
-          ? [...ctx.state.queue.values()]
-              .filter((q) => q.state === 'waiting')
-              .map((q) => queueItemBean(ctx.state, q))
-          : [],
+        items: [...ctx.state.queue.values()]
+          .filter((q) => q.state === 'waiting' && readable(q))
+          .map((q) => queueItemBean(ctx.state, q)),
       }),
     );
   if (rest[0] === 'item' && rest[1] !== undefined && /^\d+$/.test(rest[1])) {
     const item = queueItem(ctx.state, Number(rest[1]));
-    if (!item || !readable) return notFound(ctx);
+    if (!item || !readable(item)) return notFound(ctx);
     const r = rest.slice(2);
     if (isApiJson(r)) return api(ctx, queueItemBean(ctx.state, item));
     if (r.length === 0) return page(ctx, `Queue item ${item.id}`);

@@ -8,13 +8,23 @@ const GENERIC_UPDATE = 'hudson.security.Permission.GenericUpdate';
 const GENERIC_DELETE = 'hudson.security.Permission.GenericDelete';
 const GENERIC_CONFIGURE = 'hudson.security.Permission.GenericConfigure';
 
+const ITEM_CONFIGURE = 'hudson.model.Item.Configure';
+const COMPUTER_CONFIGURE = 'hudson.model.Computer.Configure';
+
 /**
  * The permissions the emulator checks, by their UI name (`Group/Name`), with Jenkins' permission id and the
  * `impliedBy` chain that AccessDeniedException3 reports as `X-Permission-Implied-By` (jenkins-api.md §2.5).
+ * `via` is the next permission of that chain the emulator models (Administer implies everything anyway);
+ * `toggle` marks the permissions Jenkins ships disabled (README: Permissions).
  */
 export const PERMISSIONS = {
   'Overall/Administer': { id: ADMINISTER, impliedBy: [] },
   'Overall/Read': { id: 'hudson.model.Hudson.Read', impliedBy: [GENERIC_READ, ADMINISTER] },
+  'Overall/SystemRead': {
+    id: 'hudson.model.Hudson.SystemRead',
+    impliedBy: [ADMINISTER],
+    toggle: 'systemRead',
+  },
   'Credentials/View': {
     id: 'com.cloudbees.plugins.credentials.CredentialsProvider.View',
     impliedBy: [GENERIC_READ, ADMINISTER],
@@ -37,10 +47,78 @@ export const PERMISSIONS = {
   },
   'Job/Build': { id: 'hudson.model.Item.Build', impliedBy: [GENERIC_UPDATE, GENERIC_WRITE, ADMINISTER] },
   'Job/Read': { id: 'hudson.model.Item.Read', impliedBy: [GENERIC_READ, ADMINISTER] },
-} as const satisfies Record<string, { id: string; impliedBy: readonly string[] }>;
+  'Job/Configure': {
+    id: ITEM_CONFIGURE,
+    impliedBy: [GENERIC_CONFIGURE, GENERIC_UPDATE, GENERIC_WRITE, ADMINISTER],
+  },
+  'Job/ExtendedRead': {
+    id: 'hudson.model.Item.ExtendedRead',
+    impliedBy: [ITEM_CONFIGURE, GENERIC_CONFIGURE, GENERIC_UPDATE, GENERIC_WRITE, ADMINISTER],
+    via: 'Job/Configure',
+    toggle: 'extendedRead',
+  },
+  'Agent/Configure': {
+    id: COMPUTER_CONFIGURE,
+    impliedBy: [GENERIC_CONFIGURE, GENERIC_UPDATE, GENERIC_WRITE, ADMINISTER],
+  },
+  'Agent/ExtendedRead': {
+    id: 'hudson.model.Computer.ExtendedRead',
+    impliedBy: [COMPUTER_CONFIGURE, GENERIC_CONFIGURE, GENERIC_UPDATE, GENERIC_WRITE, ADMINISTER],
+    via: 'Agent/Configure',
+    toggle: 'extendedRead',
+  },
+  'View/Read': { id: 'hudson.model.View.Read', impliedBy: [GENERIC_READ, ADMINISTER] },
+} as const satisfies Record<
+  string,
+  { id: string; impliedBy: readonly string[]; via?: string; toggle?: 'extendedRead' | 'systemRead' }
+>;
 
 export type PermissionName = keyof typeof PERMISSIONS;
 export const PERMISSION_NAMES = Object.keys(PERMISSIONS) as [PermissionName, ...PermissionName[]];
+
+/**
+ * The permissions Jenkins ships disabled: `-Dhudson.security.ExtendedReadPermission=true` (Job/ExtendedRead,
+ * Agent/ExtendedRead) and `-Djenkins.security.SystemReadPermission=true` (Overall/SystemRead). A disabled
+ * permission is never granted by itself: only what implies it counts (matrix-auth skips disabled links).
+ */
+export interface PermissionToggles {
+  extendedRead: boolean;
+  systemRead: boolean;
+}
+
+type PermissionInfo = {
+  id: string;
+  impliedBy: readonly string[];
+  via?: PermissionName;
+  toggle?: keyof PermissionToggles;
+};
+const info = (p: PermissionName): PermissionInfo => PERMISSIONS[p];
+
+const enabled = (p: PermissionName, toggles: PermissionToggles): boolean => {
+  const t = info(p).toggle;
+  return t === undefined || toggles[t];
+};
+
+/**
+ * matrix-auth's AuthorizationContainer.hasPermission: walk the implication chain, skipping disabled links; a grant
+ * of any enabled link (or of Overall/Administer) answers yes.
+ */
+export function grants(
+  granted: ReadonlySet<PermissionName>,
+  permission: PermissionName,
+  toggles: PermissionToggles,
+): boolean {
+  for (let p: PermissionName | undefined = permission; p !== undefined; p = info(p).via)
+    if (enabled(p, toggles) && granted.has(p)) return true;
+  return granted.has('Overall/Administer');
+}
+
+/** ACL.checkPermission: the permission a denial names is the first enabled one of the chain. */
+export function reportedPermission(permission: PermissionName, toggles: PermissionToggles): PermissionName {
+  let p = permission;
+  while (!enabled(p, toggles)) p = info(p).via ?? 'Overall/Administer';
+  return p;
+}
 
 export interface JenkinsUser {
   id: string;
@@ -61,15 +139,6 @@ export interface Authentication {
 
 export const newApiToken = (): string => `11${randomBytes(16).toString('hex')}`;
 export const randomHex = (bytes: number): string => randomBytes(bytes).toString('hex');
-
-export function hasPermission(
-  auth: Authentication,
-  anonymousPermissions: ReadonlySet<PermissionName>,
-  permission: PermissionName,
-): boolean {
-  const granted = auth.user ? auth.user.permissions : anonymousPermissions;
-  return granted.has('Overall/Administer') || granted.has(permission);
-}
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);

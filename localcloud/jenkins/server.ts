@@ -5,7 +5,8 @@ import { originOf, ServedCall } from '../calls';
 import { handleAdmin } from './admin';
 import { stopJobs } from './jobs';
 import { sendJettyError, sendOops } from './pages';
-import { can, deny, ensureSession, route, routeWhoAmI, type Ctx } from './routes';
+import { can, deny, type Ctx } from './context';
+import { ensureSession, route, routeWhoAmI } from './routes';
 import { authenticateBasic, crumbMatches } from './security';
 import { JenkinsState, type JenkinsStateOptions, type RequestLogEntry } from './state';
 

@@ -9,14 +9,19 @@ import {
   type Credential,
   type FieldValue,
 } from './credentials';
+import { DEFAULT_PLUGINS, pluginOf, type PluginInfo } from './plugins';
+import { SecretBox } from './secret';
 import { applySeed, type SeedInput, type SeedResult } from './seed';
 import {
   PERMISSION_NAMES,
   computeCrumb,
+  grants,
   newApiToken,
   randomHex,
+  type Authentication,
   type JenkinsUser,
   type PermissionName,
+  type PermissionToggles,
 } from './security';
 
 /** A credential store: `'system'` (root) or the folder store of `team-a/sub`. */
@@ -36,6 +41,18 @@ export interface CredentialStore {
   domains: Map<string, Domain>;
 }
 
+/** Project-based matrix grants of an item, by user id ('anonymous' for anonymous): inherited by what it contains. */
+export type ItemGrants = Readonly<Record<string, readonly PermissionName[]>>;
+
+export interface FolderSpec {
+  description?: string;
+  /** Folder environment variables (the folder-properties plugin's FolderProperties). */
+  env?: Record<string, string>;
+  grants?: ItemGrants;
+  /** Serve this document as config.xml instead of one generated from the folder. */
+  configXml?: string;
+}
+
 export interface Folder {
   kind: 'folder';
   /** '' for the root (Jenkins itself). */
@@ -43,16 +60,30 @@ export interface Folder {
   parent?: Folder;
   items: Map<string, Item>;
   store: CredentialStore;
+  spec: FolderSpec;
 }
 
 export type JobCheck = 'sts-identity' | 'ecr-login' | 'noop';
 export type BuildResult = 'SUCCESS' | 'FAILURE' | 'ABORTED';
 
+export type JobType = 'freestyle' | 'pipeline';
+
+/** A build parameter: a name alone is a string parameter with the default "". */
+export interface ParameterSpec {
+  name: string;
+  default?: string;
+  description?: string;
+  /** hudson.model.PasswordParameterDefinition: the default is a Secret (encrypted in config.xml). */
+  password?: boolean;
+}
+
 export interface JobSpec {
   /** `canary` or `team-a/canary`; missing folders are created. */
   path: string;
-  /** String parameter names (default value ""). A job without parameters answers buildWithParameters with 400. */
-  parameters?: string[];
+  /** Freestyle (`hudson.model.FreeStyleProject`, default) or Pipeline (`org.jenkinsci.plugins.workflow.job.WorkflowJob`). */
+  type?: JobType;
+  /** Build parameters. A job without parameters answers buildWithParameters with 400. */
+  parameters?: (string | ParameterSpec)[];
   disabled?: boolean;
   check?: JobCheck;
   /** Resolved like Jenkins does: the job's folders from the innermost out, then the system store (GLOBAL scope). */
@@ -65,6 +96,53 @@ export interface JobSpec {
   /** How long a queued item waits (the quiet period); default 50 ms. */
   quietPeriodMs?: number;
   description?: string;
+  /** Environment variables of the EnvInject job property (`propertiesContent`, plain text in config.xml). */
+  env?: Record<string, string>;
+  /** EnvInject password wrapper entries (freestyle): Secrets, encrypted in config.xml. */
+  passwords?: Record<string, string>;
+  /** Freestyle: the command of an "Execute shell" build step. */
+  shell?: string;
+  /** Pipeline: the inline script (CpsFlowDefinition). */
+  script?: string;
+  grants?: ItemGrants;
+  /** Serve this document as config.xml instead of one generated from the spec. */
+  configXml?: string;
+}
+
+/** The parameters of a job, each with its name and default value. */
+export const parametersOf = (spec: JobSpec): Required<ParameterSpec>[] =>
+  (spec.parameters ?? []).map((p) =>
+    typeof p === 'string'
+      ? { name: p, default: '', description: '', password: false }
+      : {
+          name: p.name,
+          default: p.default ?? '',
+          description: p.description ?? '',
+          password: p.password ?? false,
+        },
+  );
+
+/** A permanent agent (hudson.slaves.DumbSlave) and its node properties. */
+export interface AgentNode {
+  name: string;
+  description: string;
+  remoteFS: string;
+  numExecutors: number;
+  labels: string;
+  /** EnvironmentVariablesNodeProperty of the agent. */
+  env: Record<string, string>;
+  offline: boolean;
+}
+
+/** What the configuration-as-code plugin was configured from. */
+export interface CascState {
+  /** The configuration sources shown on /configuration-as-code/ (paths or URLs of jenkins.yaml files). */
+  sources: string[];
+  /**
+   * System-store credentials the JCasC source defines, by id, with the values the source gives them: a reload puts
+   * these back (so a rotation done over REST is undone by the next reload).
+   */
+  credentials: Map<string, { domain: string; credential: Credential }>;
 }
 
 export interface Job {
@@ -192,13 +270,23 @@ export class JenkinsState {
   /** Aborted on close: stops queued and running builds. */
   readonly lifetime = new AbortController();
   readonly admin: JenkinsUser;
+  /** The instance's `hudson.util.Secret` key: what config.xml and JCasC exports encrypt secrets with. */
+  readonly secrets = new SecretBox();
+  /** The permissions Jenkins ships disabled (ExtendedRead, SystemRead): off, as in a default installation. */
+  readonly toggles: PermissionToggles = { extendedRead: false, systemRead: false };
+  /** `jenkins.globalNodeProperties`: the global environment variables (Manage Jenkins » System). */
+  globalEnv: Record<string, string> = {};
+  /** Permanent agents by name (the built-in node is always there and is not in this map). */
+  readonly nodes = new Map<string, AgentNode>();
+  readonly plugins = new Map<string, PluginInfo>(DEFAULT_PLUGINS.map((n) => [n, pluginOf({ shortName: n })]));
+  readonly casc: CascState = { sources: [], credentials: new Map() };
 
   constructor(opts: JenkinsStateOptions = {}) {
     this.calls = opts.calls ?? new CallLog();
     this.version = opts.jenkinsVersion ?? '2.578';
     this.csrfEnabled = opts.csrfEnabled ?? true;
     this.awsEndpoint = opts.awsEndpoint;
-    this.root = { kind: 'folder', name: '', items: new Map(), store: newStore('system') };
+    this.root = { kind: 'folder', name: '', items: new Map(), store: newStore('system'), spec: {} };
     this.admin = this.createUser('admin', { password: randomHex(12), apiTokens: [newApiToken()] });
   }
 
@@ -218,6 +306,28 @@ export class JenkinsState {
     };
     this.users.set(id, user);
     return user;
+  }
+
+  /**
+   * Whether a request's user has a permission on an item (default: on Jenkins itself): their global permissions plus
+   * the grants of the item and its folders, through matrix-auth's implication rule (security.ts `grants`).
+   */
+  allows(auth: Authentication, permission: PermissionName, item?: Item): boolean {
+    const granted = new Set<PermissionName>(auth.user ? auth.user.permissions : this.anonymousPermissions);
+    const who = auth.user?.id ?? 'anonymous';
+    for (let i: Item | undefined = item; i; i = i.parent)
+      for (const p of i.spec.grants?.[who] ?? []) granted.add(p);
+    return grants(granted, permission, this.toggles);
+  }
+
+  /** Whether the plugin is installed and loaded. */
+  hasPlugin(shortName: string): boolean {
+    return this.plugins.get(shortName)?.active === true;
+  }
+
+  /** Installs a plugin the seeded configuration needs, unless it is there already. */
+  ensurePlugin(shortName: string): void {
+    if (!this.plugins.has(shortName)) this.plugins.set(shortName, pluginOf({ shortName }));
   }
 
   newSession(): string {
@@ -257,7 +367,14 @@ export class JenkinsState {
         f = existing;
         continue;
       }
-      const folder: Folder = { kind: 'folder', name, parent: f, items: new Map(), store: newStore('folder') };
+      const folder: Folder = {
+        kind: 'folder',
+        name,
+        parent: f,
+        items: new Map(),
+        store: newStore('folder'),
+        spec: {},
+      };
       f.items.set(name, folder);
       f = folder;
     }
@@ -363,6 +480,7 @@ export class JenkinsState {
           continue;
         }
         jobs.push({
+          type: 'freestyle',
           ...item.spec,
           path: fullName(item),
           url: this.absoluteUrl(itemUrl(item)),
@@ -388,9 +506,24 @@ export class JenkinsState {
       anonymousPermissions: [...this.anonymousPermissions],
       sessions: this.sessions.size,
       folders,
+      folderSpecs: folders
+        .map((path) => ({ path, ...this.folder(path)?.spec }))
+        .filter((f) => Object.keys(f).length > 1),
       stores,
       jobs,
       builds,
+      toggles: this.toggles,
+      globalEnv: this.globalEnv,
+      nodes: [...this.nodes.values()],
+      plugins: [...this.plugins.values()],
+      casc: {
+        installed: this.hasPlugin('configuration-as-code'),
+        sources: this.casc.sources,
+        credentials: [...this.casc.credentials.values()].map((c) => ({
+          domain: c.domain,
+          ...viewOf(c.credential),
+        })),
+      },
       queue: [...this.queue.values()].map((q) => ({
         id: q.id,
         job: fullName(q.job),

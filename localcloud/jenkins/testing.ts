@@ -1,11 +1,25 @@
 /** Helpers for tests and demos that drive the Jenkins emulator over HTTP. Not part of the emulator itself. */
 import { request } from 'node:http';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import type { JenkinsEmulator } from './server';
+import { startJenkinsEmulator, type JenkinsEmulator, type JenkinsEmulatorOptions } from './server';
 
 /** axios as the project's client uses it: every status is a result, redirects are not followed. */
 export function jenkinsHttp(jenkins: JenkinsEmulator): AxiosInstance {
   return axios.create({ baseURL: jenkins.url, validateStatus: () => true, maxRedirects: 0, timeout: 10_000 });
+}
+
+/** A started emulator with the axios instance and the admin's API-token auth a test file uses. */
+export async function startForTest(opts: JenkinsEmulatorOptions = {}): Promise<{
+  jenkins: JenkinsEmulator;
+  http: AxiosInstance;
+  admin: { auth: { username: string; password: string } };
+}> {
+  const jenkins = await startJenkinsEmulator(opts);
+  return {
+    jenkins,
+    http: jenkinsHttp(jenkins),
+    admin: { auth: { username: jenkins.admin.username, password: jenkins.admin.apiToken } },
+  };
 }
 
 export const basic = (username: string, password: string): AxiosRequestConfig['auth'] => ({

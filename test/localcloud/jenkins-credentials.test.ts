@@ -1,13 +1,13 @@
 import type { AxiosInstance } from 'axios';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startJenkinsEmulator, type JenkinsEmulator } from '../../localcloud/jenkins/server';
+import type { JenkinsEmulator } from '../../localcloud/jenkins/server';
 import {
   FAKE,
   XML,
   awsXml,
   basic,
   basicHeader,
-  jenkinsHttp,
+  startForTest,
   rawRequest,
   userPassXml,
 } from '../../localcloud/jenkins/testing';
@@ -22,14 +22,10 @@ let admin: { auth: { username: string; password: string } };
 const ALICE = { id: 'alice', password: 'alice-password-fake' };
 
 beforeAll(async () => {
-  jenkins = await startJenkinsEmulator();
-  http = jenkinsHttp(jenkins);
-  admin = { auth: { username: 'admin', password: jenkins.admin.apiToken } };
+  ({ jenkins, http, admin } = await startForTest());
 });
 
-afterAll(async () => {
-  await jenkins.close();
-});
+afterAll(() => jenkins.close());
 
 beforeEach(() => {
   const system = jenkins.state.store('system').domains.get('_');
