@@ -1,9 +1,10 @@
 import type { RawRoute, ServiceModule } from './context';
-import { ecr, ecrRegistry } from './ecr';
+import { ecr } from './ecr';
+import { ecrLayerDownload, ecrRegistry } from './ecr-registry';
 import { iam } from './iam';
 import { secretsmanager } from './secretsmanager';
 import { sns } from './sns';
 import { sts } from './sts';
 
 export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr, sns];
-export const RAW_ROUTES: RawRoute[] = [ecrRegistry];
+export const RAW_ROUTES: RawRoute[] = [ecrRegistry, ecrLayerDownload];
