@@ -1,3 +1,4 @@
+import { cloudtrail } from './cloudtrail';
 import type { RawRoute, ServiceModule } from './context';
 import { ecr } from './ecr';
 import { ecrLayerDownload, ecrRegistry } from './ecr-registry';
@@ -6,5 +7,5 @@ import { secretsmanager } from './secretsmanager';
 import { sns } from './sns';
 import { sts } from './sts';
 
-export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr, sns];
+export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr, sns, cloudtrail];
 export const RAW_ROUTES: RawRoute[] = [ecrRegistry, ecrLayerDownload];
