@@ -3,80 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { adminRequest, handleCallsAdmin, send } from '../admin-http';
 import { faultControlsOf, faultControlsShape, faultSpecProblem } from '../calls';
-import { createSecretRecord } from './secretsmanager';
+import type { PolicyDocumentRecord } from './policy';
+import { SeedError, seedAws, type AwsSeedInput } from './seed';
 import type { AwsState, Fault, RotationEvent } from './state';
 
 const DAY = 86_400_000;
-
-const statementSchema = z.object({
-  effect: z.enum(['Allow', 'Deny']),
-  actions: z.array(z.string()).min(1),
-  resources: z.array(z.string()).optional(),
-});
-
-const keySeedSchema = z.object({
-  accessKeyId: z
-    .string()
-    .regex(/^AKIA[A-Z0-9]{12,124}$/)
-    .optional(),
-  secretAccessKey: z.string().min(16).optional(),
-  status: z.enum(['Active', 'Inactive']).default('Active'),
-  /** Age of the key in days on the emulated clock (backdates CreateDate). */
-  ageDays: z.number().nonnegative().optional(),
-  createDate: z.iso.datetime().optional(),
-  lastUsedDaysAgo: z.number().nonnegative().optional(),
-  lastUsedService: z.string().default('ecr'),
-  lastUsedRegion: z.string().optional(),
-});
-
-const seedSchema = z.object({
-  users: z
-    .array(
-      z.object({
-        userName: z.string().min(1),
-        accountId: z
-          .string()
-          .regex(/^\d{12}$/)
-          .optional(),
-        path: z.string().startsWith('/').endsWith('/').optional(),
-        tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
-        permissions: z.array(statementSchema).optional(),
-        ageDays: z.number().nonnegative().optional(),
-        keys: z.array(keySeedSchema).max(2).default([]),
-      }),
-    )
-    .default([]),
-  roles: z
-    .array(
-      z.object({
-        roleName: z.string().min(1),
-        accountId: z
-          .string()
-          .regex(/^\d{12}$/)
-          .optional(),
-        path: z.string().optional(),
-        trustedPrincipals: z.array(z.string()).optional(),
-        permissions: z.array(statementSchema).optional(),
-      }),
-    )
-    .default([]),
-  secrets: z
-    .array(
-      z.object({
-        name: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/),
-        accountId: z
-          .string()
-          .regex(/^\d{12}$/)
-          .optional(),
-        region: z.string().optional(),
-        description: z.string().optional(),
-        /** The initial AWSCURRENT value. */
-        secretString: z.string(),
-        tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
-      }),
-    )
-    .default([]),
-});
 
 const faultSchema = z
   .object({
@@ -108,6 +39,8 @@ const rotationFunctionSchema = z.object({ arn: z.string().startsWith('arn:'), ur
 
 export function serializeState(state: AwsState): unknown {
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const documents = (inline: Map<string, PolicyDocumentRecord>) =>
+    Object.fromEntries([...inline].map(([name, p]) => [name, p.document]));
   return {
     now: iso(state.now()),
     propagationDelayMs: state.propagationDelayMs,
@@ -115,6 +48,10 @@ export function serializeState(state: AwsState): unknown {
       accountId: a.accountId,
       users: [...a.users.values()].map((u) => ({
         ...u,
+        inlinePolicies: documents(u.inlinePolicies),
+        loginProfile: u.loginProfile && { ...u.loginProfile, createDate: iso(u.loginProfile.createDate) },
+        groups: state.groupsOf(u).map((g) => g.groupName),
+        mfaDevices: state.mfaDevicesOf(u).map((d) => d.serialNumber),
         createDate: iso(u.createDate),
         keys: state.keysOf(a.accountId, u.userName).map((k) => ({
           ...k,
@@ -122,6 +59,24 @@ export function serializeState(state: AwsState): unknown {
           usableFrom: iso(k.usableFrom),
           lastUsed: k.lastUsed && { ...k.lastUsed, date: iso(k.lastUsed.date) },
         })),
+      })),
+      groups: [...a.groups.values()].map((g) => ({
+        ...g,
+        createDate: iso(g.createDate),
+        members: [...g.members],
+        inlinePolicies: documents(g.inlinePolicies),
+      })),
+      policies: [...a.policies.values()].map((p) => ({
+        ...p,
+        createDate: iso(p.createDate),
+        updateDate: iso(p.updateDate),
+        versions: [...p.versions.values()].map((v) => ({ versionId: v.versionId, document: v.document })),
+      })),
+      trails: [...a.trails.values()].map((t) => ({
+        ...t,
+        createdAt: iso(t.createdAt),
+        startLoggingTime: iso(t.startLoggingTime),
+        stopLoggingTime: iso(t.stopLoggingTime),
       })),
       roles: [...a.roles.values()],
       secrets: [...a.secrets.values()].map((s) => ({
@@ -202,64 +157,14 @@ export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerRe
       return send(res, 200, { registered: f.arn });
     }
     case 'POST /_localcloud/seed': {
-      const s = parseOr400(seedSchema);
-      if (!s) return;
-      const now = state.now();
-      const users = s.users.map((u) => {
-        const accountId = u.accountId ?? state.defaultAccountId;
-        if (state.account(accountId).users.has(u.userName)) state.account(accountId).users.delete(u.userName);
-        for (const k of state.keysOf(accountId, u.userName)) state.deleteAccessKey(k);
-        const user = state.createUser(accountId, u.userName, {
-          ...(u.path ? { path: u.path } : {}),
-          ...(u.tags ? { tags: u.tags } : {}),
-          ...(u.permissions ? { permissions: u.permissions } : {}),
-          createDate: now - (u.ageDays ?? Math.max(0, ...u.keys.map((k) => k.ageDays ?? 0))) * DAY,
-        });
-        const keys = u.keys.map((k) => {
-          const key = state.createAccessKey(user, {
-            ...(k.accessKeyId ? { accessKeyId: k.accessKeyId } : {}),
-            ...(k.secretAccessKey ? { secretAccessKey: k.secretAccessKey } : {}),
-            status: k.status,
-            createDate: k.createDate ? Date.parse(k.createDate) : now - (k.ageDays ?? 0) * DAY,
-            established: true,
-          });
-          if (k.lastUsedDaysAgo !== undefined)
-            key.lastUsed = {
-              date: now - k.lastUsedDaysAgo * DAY,
-              serviceName: k.lastUsedService,
-              region: k.lastUsedRegion ?? state.defaultRegion,
-            };
-          return {
-            accessKeyId: key.accessKeyId,
-            secretAccessKey: key.secretAccessKey,
-            status: key.status,
-            createDate: new Date(key.createDate).toISOString(),
-          };
-        });
-        return { userName: user.userName, arn: user.arn, accountId, keys };
-      });
-      const roles = s.roles.map((r) => {
-        const role = state.createRole(r.accountId ?? state.defaultAccountId, r.roleName, {
-          ...(r.path ? { path: r.path } : {}),
-          ...(r.trustedPrincipals ? { trustedPrincipals: r.trustedPrincipals } : {}),
-          ...(r.permissions ? { permissions: r.permissions } : {}),
-        });
-        return { roleName: role.roleName, arn: role.arn };
-      });
-      const secrets = s.secrets.map((x) => {
-        const accountId = x.accountId ?? state.defaultAccountId;
-        state.account(accountId).secrets.delete(x.name);
-        const secret = createSecretRecord(state, {
-          accountId,
-          region: x.region ?? state.defaultRegion,
-          name: x.name,
-          description: x.description,
-          tags: x.tags ?? [],
-          value: { secretString: x.secretString },
-        });
-        return { name: secret.name, arn: secret.arn, versionId: [...secret.versions.keys()][0] };
-      });
-      return send(res, 200, { users, roles, secrets });
+      const s = parseOr400(z.unknown());
+      if (s === undefined) return;
+      try {
+        return send(res, 200, seedAws(state, s as AwsSeedInput));
+      } catch (err) {
+        if (err instanceof SeedError) return send(res, 400, { error: err.message });
+        throw err;
+      }
     }
     default:
       return send(res, 404, { error: `no admin route ${route}` });

@@ -38,6 +38,11 @@ export interface ServiceModule {
   protocol: 'query' | 'json';
   /** JSON services: the X-Amz-Target prefix before the dot. */
   targetPrefix?: string;
+  /**
+   * Actions whose handler authorizes the caller on the resource before anything else: the server does not first
+   * check them on `*` (which would name `*` in the AccessDenied).
+   */
+  authorizesOnResource?: ReadonlySet<string>;
   actions: Record<string, ActionHandler>;
 }
 

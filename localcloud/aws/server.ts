@@ -160,13 +160,14 @@ function authenticate(
     const user = acct.users.get(key.userName);
     if (!user) throw protocolError(svc.protocol, 'InvalidClientTokenId');
     secret = key.secretAccessKey;
+    const permissions = state.effectivePermissions(user);
     principal = {
       kind: 'user',
       arn: user.arn,
       userId: user.userId,
       accountId: user.accountId,
       accessKeyId: key.accessKeyId,
-      ...(user.permissions ? { permissions: user.permissions } : {}),
+      ...(permissions ? { permissions } : {}),
     };
   } else {
     const session = state.sessions.get(auth.accessKeyId);
@@ -211,7 +212,8 @@ const faultFor = (state: AwsState, call: CallRecord): Fault | undefined =>
 /** The action a request names: `X-Amz-Target`'s operation (JSON services) or the `Action` parameter. */
 function actionOf(req: IncomingMessage, svc: ServiceModule | undefined, params: QueryParams): string {
   const target = req.headers['x-amz-target'];
-  const fromTarget = typeof target === 'string' ? target.slice(target.indexOf('.') + 1) : '';
+  // The operation follows the last dot (CloudTrail's prefix has dots of its own).
+  const fromTarget = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
   if (svc) return svc.protocol === 'json' ? fromTarget : (params['Action'] ?? '');
   return params['Action'] ?? fromTarget;
 }
@@ -264,7 +266,13 @@ async function handleApi(
     const { principal, region } = authenticate(state, req, body, svc);
     call.caller = principal.arn;
     const fullAction = `${svc.signingName}:${action}`;
-    if (fullAction !== 'sts:GetCallerIdentity' && !isAllowed(principal.permissions, fullAction))
+    // Actions that authorize themselves on their resource first are not refused here, on `*`, so their
+    // AccessDenied names the resource as AWS's does.
+    if (
+      fullAction !== 'sts:GetCallerIdentity' &&
+      !svc.authorizesOnResource?.has(action) &&
+      !isAllowed(principal.permissions, fullAction)
+    )
       throw accessDenied(svc.protocol, principal, fullAction, '*');
     const fault = faultFor(state, call);
     if (fault) {

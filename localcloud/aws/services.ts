@@ -1,10 +1,12 @@
+import { cloudtrail } from './cloudtrail';
 import type { RawRoute, ServiceModule } from './context';
-import { ecr, ecrRegistry } from './ecr';
+import { ecr } from './ecr';
+import { ecrLayerDownload, ecrRegistry } from './ecr-registry';
 import { iam } from './iam';
 import { secretsmanager } from './secretsmanager';
 import { sns } from './sns';
 import { ssm } from './ssm';
 import { sts } from './sts';
 
-export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr, sns, ssm];
-export const RAW_ROUTES: RawRoute[] = [ecrRegistry];
+export const SERVICES: ServiceModule[] = [iam, sts, secretsmanager, ecr, sns, cloudtrail, ssm];
+export const RAW_ROUTES: RawRoute[] = [ecrRegistry, ecrLayerDownload];

@@ -1,5 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CallLog, type FaultControls } from '../calls';
+import { AwsError, noSuchEntity } from './errors';
+import {
+  AWS_MANAGED_POLICIES,
+  checkInlinePolicy,
+  defaultStatements,
+  policyDocument,
+  type ManagedPolicyRecord,
+  type PolicyDocumentRecord,
+} from './policy';
 
 /** A permission statement, evaluated the IAM way: an explicit Deny wins, else some Allow must match. */
 export interface Statement {
@@ -37,15 +46,90 @@ export interface UserRecord {
   createDate: number;
   passwordLastUsed?: number;
   tags: Tag[];
-  /** Undefined: every action is allowed (an administrator). */
-  permissions?: Statement[];
   /**
-   * Inline policies (PutUserPolicy) by name: each document exactly as it was put. While there is at least one,
-   * `permissions` is the union of their statements; see iam.ts.
+   * Seeded permissions, which apply only while no IAM policy reaches the user (inline, attached, or through a
+   * group): see `AwsState.effectivePermissions`. Undefined: every action is allowed (an administrator).
    */
-  inlinePolicies: Map<string, string>;
-  /** `permissions` as they were before the first inline policy, restored when the last one is deleted. */
-  seededPermissions?: Statement[];
+  permissions?: Statement[];
+  /** Inline policies (PutUserPolicy) by name: each document exactly as it was put, and its statements. */
+  inlinePolicies: Map<string, PolicyDocumentRecord>;
+  /** ARNs of the managed policies attached to the user (AttachUserPolicy), in the order they were attached. */
+  attachedPolicies: string[];
+  /** The console password's profile (never the password itself). */
+  loginProfile?: LoginProfileRecord;
+}
+
+export interface LoginProfileRecord {
+  createDate: number;
+  passwordResetRequired: boolean;
+}
+
+export interface GroupRecord {
+  groupName: string;
+  groupId: string;
+  path: string;
+  arn: string;
+  accountId: string;
+  createDate: number;
+  /** Member user names. */
+  members: Set<string>;
+  inlinePolicies: Map<string, PolicyDocumentRecord>;
+  attachedPolicies: string[];
+}
+
+/** An MFA device of an account: a virtual one (CreateVirtualMFADevice) or a seeded hardware one. */
+export interface MfaDeviceRecord {
+  serialNumber: string;
+  accountId: string;
+  virtual: boolean;
+  /** Base32 TOTP seed of a virtual device (synthetic; what an authenticator app would be given). */
+  seed?: string;
+  createDate: number;
+  /** The user it is enabled for, and since when; both absent while unassigned. */
+  userName?: string;
+  enableDate?: number;
+}
+
+/** A CloudTrail management event selector (classic event selectors; see cloudtrail.ts). */
+export interface EventSelectorRecord {
+  ReadWriteType: 'ReadOnly' | 'WriteOnly' | 'All';
+  IncludeManagementEvents: boolean;
+  DataResources: { Type: string; Values: string[] }[];
+  ExcludeManagementEventSources: string[];
+}
+
+/** What a new trail logs: every management event, read and write. */
+export const DEFAULT_EVENT_SELECTOR = (): EventSelectorRecord => ({
+  ReadWriteType: 'All',
+  IncludeManagementEvents: true,
+  DataResources: [],
+  ExcludeManagementEventSources: [],
+});
+
+export interface TrailRecord {
+  name: string;
+  arn: string;
+  accountId: string;
+  homeRegion: string;
+  s3BucketName: string;
+  s3KeyPrefix?: string;
+  snsTopicName?: string;
+  includeGlobalServiceEvents: boolean;
+  isMultiRegionTrail: boolean;
+  logFileValidationEnabled: boolean;
+  cloudWatchLogsLogGroupArn?: string;
+  cloudWatchLogsRoleArn?: string;
+  kmsKeyId?: string;
+  isLogging: boolean;
+  /** Emulated-clock epoch ms of the last StartLogging / StopLogging. */
+  startLoggingTime?: number;
+  stopLoggingTime?: number;
+  eventSelectors: EventSelectorRecord[];
+  /** Advanced event selectors as they were put: stored and answered, not interpreted. */
+  advancedEventSelectors?: unknown[];
+  hasCustomEventSelectors: boolean;
+  tags: Tag[];
+  createdAt: number;
 }
 
 export interface RoleRecord {
@@ -106,12 +190,21 @@ export interface AccountState {
   users: Map<string, UserRecord>;
   roles: Map<string, RoleRecord>;
   secrets: Map<string, SecretRecord>;
+  groups: Map<string, GroupRecord>;
+  /** Customer managed policies by ARN (AWS managed ones: policy.ts). */
+  policies: Map<string, ManagedPolicyRecord>;
+  /** MFA devices by serial number. */
+  mfaDevices: Map<string, MfaDeviceRecord>;
+  /** CloudTrail trails by ARN, each in its home region (multi-Region ones shadow into every other region). */
+  trails: Map<string, TrailRecord>;
   credentialReport?: { generatedAt: number; csv: string };
 }
 
 export interface EcrTokenRecord {
   password: string;
   principalArn: string;
+  /** The caller the token was issued to: the registry authorizes each repository request as that caller. */
+  principal: PrincipalRef;
   accountId: string;
   region: string;
   expiresAt: number;
@@ -124,7 +217,32 @@ export interface EcrRepositoryRecord {
   region: string;
   createdAt: number;
   tags: Tag[];
+  /** Completed layers by digest (a push's state: held in memory). */
+  layers: Map<string, EcrLayerRecord>;
+  /** Layer uploads in progress by upload id. */
+  uploads: Map<string, { parts: Buffer[]; size: number }>;
+  /** Image manifests by digest. */
+  images: Map<string, EcrImageRecord>;
+  /** Image tags: tag to manifest digest. */
+  imageTags: Map<string, string>;
 }
+
+export interface EcrLayerRecord {
+  digest: string;
+  data: Buffer;
+  /** Known once a manifest names the layer. */
+  mediaType?: string;
+}
+
+export interface EcrImageRecord {
+  digest: string;
+  manifest: string;
+  mediaType: string;
+  pushedAt: number;
+}
+
+/** Who a caller is, as policy evaluation needs it (policy variables). */
+export type PrincipalRef = Pick<Principal, 'kind' | 'arn' | 'userId' | 'accountId'>;
 
 /** The authenticated caller of a request. */
 export interface Principal {
@@ -207,6 +325,10 @@ export interface RotationEvent {
 /** A registered stand-in for a rotation Lambda, keyed by its function ARN. */
 export type RotationFunction = (event: RotationEvent) => Promise<unknown>;
 
+/** IAM's default quotas. */
+const ATTACHED_POLICIES_MAX = 10;
+const GROUPS_PER_USER_MAX = 10;
+
 const ALNUM_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export function randomId(prefix: string, length: number): string {
@@ -241,10 +363,7 @@ export function matchesPattern(pattern: string, value: string, caseInsensitive =
  * the caller. A variable IAM cannot resolve for this caller (aws:username for a role session) leaves the pattern
  * matching nothing, as in IAM, where such a statement does not apply.
  */
-function resolveVariables(
-  pattern: string,
-  who: Pick<Principal, 'kind' | 'arn' | 'userId' | 'accountId'> | undefined,
-) {
+function resolveVariables(pattern: string, who: PrincipalRef | undefined) {
   if (!pattern.includes('${')) return pattern;
   const vars: Record<string, string | undefined> = {
     'aws:username': who?.kind === 'user' ? who.arn.slice(who.arn.lastIndexOf('/') + 1) : undefined,
@@ -265,7 +384,7 @@ export function isAllowed(
   permissions: Statement[] | undefined,
   action: string,
   resource = '*',
-  who?: Pick<Principal, 'kind' | 'arn' | 'userId' | 'accountId'>,
+  who?: PrincipalRef,
 ): boolean {
   if (!permissions) return true;
   const matches = (r: string) => {
@@ -304,6 +423,8 @@ export class AwsState {
   readonly ecrTokens = new Map<string, EcrTokenRecord>();
   /** Keyed by repository ARN. */
   readonly ecrRepositories = new Map<string, EcrRepositoryRecord>();
+  /** GetDownloadUrlForLayer links by id (see ecr.ts `layerLink`). */
+  readonly ecrLayerLinks = new Map<string, { repositoryArn: string; digest: string; expiresAt: number }>();
   faults: Fault[] = [];
   readonly rotations: RotationRun[] = [];
   readonly rotationFunctions = new Map<string, RotationFunction>();
@@ -337,7 +458,16 @@ export class AwsState {
   account(accountId: string): AccountState {
     let acct = this.accounts.get(accountId);
     if (!acct) {
-      acct = { accountId, users: new Map(), roles: new Map(), secrets: new Map() };
+      acct = {
+        accountId,
+        users: new Map(),
+        roles: new Map(),
+        secrets: new Map(),
+        groups: new Map(),
+        policies: new Map(),
+        mfaDevices: new Map(),
+        trails: new Map(),
+      };
       this.accounts.set(accountId, acct);
     }
     return acct;
@@ -360,9 +490,249 @@ export class AwsState {
       tags: opts.tags ?? [],
       ...(opts.permissions ? { permissions: opts.permissions } : {}),
       inlinePolicies: new Map(),
+      attachedPolicies: [],
     };
     acct.users.set(userName, user);
     return user;
+  }
+
+  /**
+   * What `user` may do: the union of its inline policies, the default versions of its attached managed policies,
+   * and the inline and attached policies of its groups (isAllowed lets an explicit Deny win). While no policy
+   * reaches the user, its seeded `permissions` (undefined: an administrator).
+   */
+  effectivePermissions(user: UserRecord): Statement[] | undefined {
+    const docs: Statement[][] = [];
+    const collect = (inline: Map<string, PolicyDocumentRecord>, attached: string[]) => {
+      for (const d of inline.values()) docs.push(d.statements);
+      for (const arn of attached) {
+        const policy = this.managedPolicy(user.accountId, arn);
+        if (policy) docs.push(defaultStatements(policy));
+      }
+    };
+    collect(user.inlinePolicies, user.attachedPolicies);
+    for (const group of this.groupsOf(user)) collect(group.inlinePolicies, group.attachedPolicies);
+    return docs.length > 0 ? docs.flat() : user.permissions;
+  }
+
+  /** What a caller may do now (undefined: everything), resolved from its current IAM state. */
+  permissionsOf(who: PrincipalRef): Statement[] | undefined {
+    const acct = this.accounts.get(who.accountId);
+    const parts = who.arn.split('/');
+    // A user's name ends its ARN (after its path); an assumed role's ARN is `assumed-role/ROLE/SESSION`.
+    if (who.kind === 'user') {
+      const user = acct?.users.get(parts[parts.length - 1] ?? '');
+      return user?.arn === who.arn ? this.effectivePermissions(user) : [];
+    }
+    const role = acct?.roles.get(parts[1] ?? '');
+    return role ? role.permissions : [];
+  }
+
+  /** A managed policy `accountId` can use: an AWS managed one, or one of its own. */
+  managedPolicy(accountId: string, arn: string): ManagedPolicyRecord | undefined {
+    return AWS_MANAGED_POLICIES.get(arn) ?? this.accounts.get(accountId)?.policies.get(arn);
+  }
+
+  /** Creates a customer managed policy with `document` as its default version v1 (throws MalformedPolicyDocument). */
+  createManagedPolicy(
+    accountId: string,
+    policyName: string,
+    document: string,
+    opts: { path?: string; description?: string; tags?: Tag[] } = {},
+  ): ManagedPolicyRecord {
+    const path = opts.path ?? '/';
+    const arn = `arn:aws:iam::${accountId}:policy${path}${policyName}`;
+    const now = this.now();
+    const policy: ManagedPolicyRecord = {
+      policyName,
+      policyId: randomId('ANPA', 17),
+      arn,
+      path,
+      ...(opts.description === undefined ? {} : { description: opts.description }),
+      owner: accountId,
+      createDate: now,
+      updateDate: now,
+      defaultVersionId: 'v1',
+      versions: new Map([['v1', { versionId: 'v1', createDate: now, ...policyDocument(document) }]]),
+      nextVersion: 2,
+      tags: opts.tags ?? [],
+    };
+    this.account(accountId).policies.set(arn, policy);
+    return policy;
+  }
+
+  /** Stores an inline policy on a user or group after IAM's checks (see `checkInlinePolicy`). */
+  putInlinePolicy(holder: UserRecord | GroupRecord, policyName: string, document: string): void {
+    const [kind, name] = 'userName' in holder ? ['user', holder.userName] : ['group', holder.groupName];
+    holder.inlinePolicies.set(
+      policyName,
+      checkInlinePolicy(holder.inlinePolicies, kind as 'user' | 'group', name, policyName, document),
+    );
+  }
+
+  /** Attaches a managed policy to a user or group (idempotent, as in IAM) within IAM's quota. */
+  attachPolicy(holder: UserRecord | GroupRecord, arn: string): void {
+    if (!this.managedPolicy(holder.accountId, arn))
+      throw noSuchEntity(`Policy ${arn} does not exist or is not attachable.`);
+    if (holder.attachedPolicies.includes(arn)) return;
+    if (holder.attachedPolicies.length >= ATTACHED_POLICIES_MAX)
+      throw new AwsError(
+        'LimitExceeded',
+        `Cannot exceed quota for PoliciesPer${'userName' in holder ? 'User' : 'Group'}: ${ATTACHED_POLICIES_MAX}`,
+        409,
+      );
+    holder.attachedPolicies.push(arn);
+  }
+
+  /** Adds `user` to `group` within IAM's groups-per-user quota (idempotent). */
+  addUserToGroup(group: GroupRecord, user: UserRecord): void {
+    if (group.members.has(user.userName)) return;
+    if (this.groupsOf(user).length >= GROUPS_PER_USER_MAX)
+      throw new AwsError(
+        'LimitExceeded',
+        `Cannot exceed quota for GroupsPerUser: ${GROUPS_PER_USER_MAX}`,
+        409,
+      );
+    group.members.add(user.userName);
+  }
+
+  /** Users, groups (and so AttachmentCount) that a managed policy is attached to in `accountId`. */
+  attachmentsOf(accountId: string, arn: string): { users: UserRecord[]; groups: GroupRecord[] } {
+    const acct = this.account(accountId);
+    return {
+      users: [...acct.users.values()].filter((u) => u.attachedPolicies.includes(arn)),
+      groups: [...acct.groups.values()].filter((g) => g.attachedPolicies.includes(arn)),
+    };
+  }
+
+  createGroup(accountId: string, groupName: string, opts: { path?: string } = {}): GroupRecord {
+    const path = opts.path ?? '/';
+    const group: GroupRecord = {
+      groupName,
+      groupId: randomId('AGPA', 17),
+      path,
+      arn: `arn:aws:iam::${accountId}:group${path}${groupName}`,
+      accountId,
+      createDate: this.now(),
+      members: new Set(),
+      inlinePolicies: new Map(),
+      attachedPolicies: [],
+    };
+    this.account(accountId).groups.set(groupName, group);
+    return group;
+  }
+
+  /** The groups `user` belongs to, by name. */
+  groupsOf(user: UserRecord): GroupRecord[] {
+    const acct = this.accounts.get(user.accountId);
+    if (!acct || acct.groups.size === 0) return [];
+    return [...acct.groups.values()]
+      .filter((g) => g.members.has(user.userName))
+      .sort((a, b) => a.groupName.localeCompare(b.groupName));
+  }
+
+  /** Creates an unassigned virtual MFA device with a fresh random TOTP seed. */
+  createVirtualMfaDevice(accountId: string, name: string, opts: { path?: string } = {}): MfaDeviceRecord {
+    const device: MfaDeviceRecord = {
+      serialNumber: `arn:aws:iam::${accountId}:mfa${opts.path ?? '/'}${name}`,
+      accountId,
+      virtual: true,
+      seed: randomId('', 64),
+      createDate: this.now(),
+    };
+    this.account(accountId).mfaDevices.set(device.serialNumber, device);
+    return device;
+  }
+
+  /** Enables `device` for `user` (a hardware device is created on the fly from its serial number). */
+  enableMfaDevice(user: UserRecord, serialNumber: string, enableDate = this.now()): MfaDeviceRecord {
+    const devices = this.account(user.accountId).mfaDevices;
+    const device = devices.get(serialNumber) ?? {
+      serialNumber,
+      accountId: user.accountId,
+      virtual: false,
+      createDate: enableDate,
+    };
+    device.userName = user.userName;
+    device.enableDate = enableDate;
+    devices.set(serialNumber, device);
+    return device;
+  }
+
+  /**
+   * Creates a trail in its home region, logging off and with CloudTrail's default event selector (all management
+   * events), as CreateTrail does; `logging` starts it at once.
+   */
+  createTrail(
+    accountId: string,
+    region: string,
+    name: string,
+    opts: Partial<
+      Pick<
+        TrailRecord,
+        | 's3BucketName'
+        | 's3KeyPrefix'
+        | 'snsTopicName'
+        | 'includeGlobalServiceEvents'
+        | 'isMultiRegionTrail'
+        | 'logFileValidationEnabled'
+        | 'cloudWatchLogsLogGroupArn'
+        | 'cloudWatchLogsRoleArn'
+        | 'kmsKeyId'
+        | 'tags'
+      >
+    > & { logging?: boolean } = {},
+  ): TrailRecord {
+    const { logging, ...settings } = opts;
+    const now = this.now();
+    const trail: TrailRecord = {
+      name,
+      arn: `arn:aws:cloudtrail:${region}:${accountId}:trail/${name}`,
+      accountId,
+      homeRegion: region,
+      s3BucketName: `aws-cloudtrail-logs-${accountId}`,
+      includeGlobalServiceEvents: true,
+      isMultiRegionTrail: false,
+      logFileValidationEnabled: false,
+      tags: [],
+      ...settings,
+      isLogging: logging === true,
+      ...(logging ? { startLoggingTime: now } : {}),
+      eventSelectors: [DEFAULT_EVENT_SELECTOR()],
+      hasCustomEventSelectors: false,
+      createdAt: now,
+    };
+    this.account(accountId).trails.set(trail.arn, trail);
+    return trail;
+  }
+
+  createEcrRepository(
+    accountId: string,
+    region: string,
+    repositoryName: string,
+    opts: { tags?: Tag[] } = {},
+  ): EcrRepositoryRecord {
+    const repo: EcrRepositoryRecord = {
+      repositoryName,
+      repositoryArn: `arn:aws:ecr:${region}:${accountId}:repository/${repositoryName}`,
+      registryId: accountId,
+      region,
+      createdAt: this.now(),
+      tags: opts.tags ?? [],
+      layers: new Map(),
+      uploads: new Map(),
+      images: new Map(),
+      imageTags: new Map(),
+    };
+    this.ecrRepositories.set(repo.repositoryArn, repo);
+    return repo;
+  }
+
+  /** The MFA devices enabled for `user`, oldest first. */
+  mfaDevicesOf(user: UserRecord): MfaDeviceRecord[] {
+    return [...this.account(user.accountId).mfaDevices.values()]
+      .filter((d) => d.userName === user.userName)
+      .sort((a, b) => (a.enableDate ?? 0) - (b.enableDate ?? 0));
   }
 
   createAccessKey(

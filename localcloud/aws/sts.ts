@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { accessDenied, type ServiceModule } from './context';
-import { ensure, intParam, requiredParam } from './iam';
+import { ensure, intParam, requiredParam } from './iam-common';
 import { randomId, randomSecret, type SessionRecord } from './state';
 
 /** STS, AWS Query protocol (XML). */

@@ -9,17 +9,19 @@ import {
   paginateListUserPolicies,
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
-import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import { DescribeRepositoriesCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsEmulator } from '../../localcloud/aws/server';
 import type { Statement } from '../../localcloud/aws/state';
 import { clientConfig, startAws } from '../support/aws';
+import { ALLOW_ECR_LOGIN, DENY_ECR, policyDoc, userClients } from './users';
 
 const ACCOUNT = '111122223333';
 
@@ -33,23 +35,10 @@ beforeAll(async () => {
 afterAll(() => aws.close());
 
 /** A user with an established key and clients signed with it. */
-function seedUser(name: string, opts: { path?: string; permissions?: Statement[] } = {}) {
-  const user = aws.state.createUser(ACCOUNT, name, opts);
-  const key = aws.state.createAccessKey(user, { established: true });
-  const creds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
-  return {
-    user,
-    iam: new IAMClient(clientConfig(aws.url, creds)),
-    ecr: new ECRClient(clientConfig(aws.url, creds)),
-    sts: new STSClient(clientConfig(aws.url, creds)),
-  };
-}
+const seedUser = (name: string, opts: { path?: string; permissions?: Statement[] } = {}) =>
+  userClients(aws, name, opts);
 
-const doc = (...statements: Record<string, unknown>[]) =>
-  JSON.stringify({ Version: '2012-10-17', Statement: statements });
-
-const ALLOW_ECR_LOGIN = doc({ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' });
-const DENY_ECR = doc({ Effect: 'Deny', Action: 'ecr:*', Resource: '*' });
+const doc = policyDoc;
 
 const putPolicy = (UserName: string, PolicyName: string, PolicyDocument: string, client = iam) =>
   client.send(new PutUserPolicyCommand({ UserName, PolicyName, PolicyDocument }));

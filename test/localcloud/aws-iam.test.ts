@@ -23,7 +23,8 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsEmulator } from '../../localcloud/aws/server';
 import type { Statement, UserRecord } from '../../localcloud/aws/state';
-import { clientConfig, startAws, type Creds } from '../support/aws';
+import { clientConfig, startAws } from '../support/aws';
+import { userWithKey } from './users';
 
 const ACCOUNT = '111122223333';
 const DAY = 86_400_000;
@@ -39,9 +40,7 @@ afterAll(() => aws.close());
 
 /** A user with an established key, straight into emulator state. */
 function seedUser(name: string, opts: { path?: string; permissions?: Statement[] } = {}) {
-  const user = aws.state.createUser(ACCOUNT, name, opts);
-  const key = aws.state.createAccessKey(user, { established: true });
-  const creds: Creds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
+  const { user, creds } = userWithKey(aws, name, opts);
   return { user, creds, iam: new IAMClient(clientConfig(aws.url, creds)) };
 }
 
