@@ -10,9 +10,9 @@ export const bySeverity = (a: Finding, b: Finding): number =>
   a.check.localeCompare(b.check) ||
   a.resource.id.localeCompare(b.resource.id);
 
-/** Whether `--fail-on LEVEL` fails: any finding at that severity or worse. */
-export const failsOn = (r: CheckReport, level: Severity): boolean =>
-  r.findings.some((f) => RANK[f.severity] <= RANK[level]);
+/** How many findings are at `level` or worse (`--fail-on LEVEL` fails when there is one). */
+export const atLeast = (r: CheckReport, level: Severity): number =>
+  r.findings.filter((f) => RANK[f.severity] <= RANK[level]).length;
 
 const where = (f: Finding) =>
   [

@@ -22,7 +22,8 @@ export type CheckId =
   | 'no-cloudtrail'
   | 'cloudtrail-not-logging'
   | 'key-outside-credentials-store'
-  | 'credential-defined-by-jcasc';
+  | 'credential-defined-by-jcasc'
+  | 'jenkins-not-on-current-key';
 
 /** The groups of checks, for what could not be checked. */
 export type CheckGroup = 'least-privilege' | 'user' | 'cloudtrail' | 'jenkins-config' | 'jcasc';

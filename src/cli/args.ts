@@ -1,11 +1,20 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { STACK_PARAMS, isStackParam } from '../config/stack';
 import { UsageError } from './errors';
+import type { CheckArgs } from './check';
 import type { SelfRotateArgs } from './self-rotate';
 
-export type { SelfRotateArgs };
+export type { CheckArgs, SelfRotateArgs };
 
-export const COMMANDS = ['audit', 'doctor', 'plan', 'rotate', 'self-rotate', 'validate-config'] as const;
+export const COMMANDS = [
+  'audit',
+  'check',
+  'doctor',
+  'plan',
+  'rotate',
+  'self-rotate',
+  'validate-config',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
@@ -59,6 +68,12 @@ const COMMAND_OPTIONS = {
     json: { type: 'boolean' },
     key: { type: 'string' },
   },
+  check: {
+    json: { type: 'boolean' },
+    key: { type: 'string' },
+    'fail-on': { type: 'string' },
+    'emit-policy': { type: 'string' },
+  },
 } as const satisfies Record<CommandName, Record<string, OptionSpec>>;
 
 const ALL_OPTIONS = {
@@ -68,6 +83,7 @@ const ALL_OPTIONS = {
   ...COMMAND_OPTIONS.rotate,
   ...COMMAND_OPTIONS['self-rotate'],
   ...COMMAND_OPTIONS['validate-config'],
+  ...COMMAND_OPTIONS.check,
   ...COMMAND_OPTIONS.doctor,
 } as const;
 
@@ -124,7 +140,8 @@ export interface DoctorArgs {
   /** Only this managed key (its name or IAM user). */
   key?: string;
 }
-export type CommandArgs = AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs;
+export type CommandArgs =
+  AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs | CheckArgs;
 
 export type ParsedArgs =
   | { kind: 'help'; command?: CommandName; global: GlobalOptions }
@@ -289,6 +306,25 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
           printPolicy,
           ...(userPath !== undefined ? { userPath } : {}),
           ...(accountId !== undefined ? { accountId } : {}),
+        },
+      };
+    }
+    case 'check': {
+      extra(0);
+      const failOn = values['fail-on'];
+      if (failOn !== undefined && !['high', 'medium', 'low'].includes(failOn))
+        throw new UsageError(`option --fail-on must be high, medium or low (got "${failOn}")`);
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          json,
+          ...(failOn !== undefined ? { failOn: failOn as 'high' | 'medium' | 'low' } : {}),
+          ...(values['emit-policy'] !== undefined
+            ? { emitPolicy: nonEmpty('--emit-policy', values['emit-policy']) }
+            : {}),
+          ...(values.key !== undefined ? { key: nonEmpty('--key', values.key) } : {}),
         },
       };
     }

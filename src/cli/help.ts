@@ -111,6 +111,31 @@ Options:
 Ctrl-C stops at the next wait and undoes the rotation (a second Ctrl-C quits at once).
 Exit 1 when the rotation failed or needs a confirmation (with --emergency: when anything but a clean rotation
 or revocation happened; with --resume or --abandon: when it failed; nothing to do is exit 0).`,
+  check: `Usage: key-rotator check [--key NAME] [--fail-on high|medium|low] [--emit-policy DIR] [--json]
+
+The security checklist, read-only (nothing is changed anywhere). Each finding has a severity, the resource (ids,
+never a secret), what is wrong and the exact fix:
+  - least privilege of each managed IAM user (its attached, inline and group policies at their default versions):
+    AmazonEC2ContainerRegistryFullAccess or PowerUser, wildcard actions or resources, ECR actions beyond pushing,
+    any permission outside ECR; and the least-privilege push policy it should have instead;
+  - the user: a console password (and no MFA), a second active key, a key never used or idle for more than
+    checks.unusedKeyDays, one user behind several environments, one key in several Jenkins controllers;
+  - CloudTrail: a trail logging management events in each account and region of the managed keys;
+  - Jenkins (with the rotator's Jenkins user): access keys written in job, folder and agent configurations and in
+    the global environment variables (never the value), Configuration-as-Code managing a managed credential, and
+    any credential not holding the current key.
+What cannot be read (a missing permission, a Jenkins item the user may not see) is listed under NOT CHECKED: it is
+not known to be clean.
+
+Options:
+  --key NAME          only this managed key (its name or IAM user)
+  --fail-on LEVEL     exit 1 when a finding is at least this severe (high, medium or low): a CI gate
+  --emit-policy DIR   write each managed key's least-privilege push policy to DIR/<key>-ecr-push.json, ready for
+                      aws iam put-user-policy (nothing is attached: no policy is ever changed)
+  --json              { "findings": [{ "check", "severity", "resource", "title", "detail", "fix" }], "notChecked",
+                        "policies", "counts" }
+
+Exit 0 unless --fail-on finds something at that level (1); items not checked never pass for clean but do not fail.`,
   'self-rotate': `Usage: key-rotator self-rotate <key> [--force] [--take-over] [--json]
        key-rotator self-rotate <key> --print-policy [--user-path PATH] [--account-id ID]
 
@@ -196,6 +221,8 @@ Usage: key-rotator [global options] <command> [options]
 
 Commands:
   audit                   every IAM user's keys: age, status, last use, managed or not, next rotation due
+  check                   the security checklist: least privilege, console access, CloudTrail, keys outside the
+                          credentials store, Configuration-as-Code (read-only; --fail-on for CI)
   doctor                  can each Jenkins target be reached from here (DNS, TCP, TLS, token, permissions)?
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
   rotate <user>           rotate a managed key now; --resume or --abandon a stuck rotation; --emergency for a

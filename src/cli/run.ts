@@ -33,6 +33,7 @@ import {
   loadConfigOrEmpty,
 } from './context';
 import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
+import { checkCommand } from './check';
 import { doctorCommand, planReachability } from './doctor';
 import { count } from './format';
 import { commandHelp, mainHelp } from './help';
@@ -92,7 +93,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
           ? planCommand(args, ctx)
           : args.command === 'doctor'
             ? doctorCommand(args, () => ctx.compose(), io)
-            : rotateCommand(args, ctx),
+            : args.command === 'check'
+              ? checkCommand(args, () => ctx.compose(), io)
+              : rotateCommand(args, ctx),
     );
   } catch (err) {
     const usage = err instanceof UsageError;

@@ -34,6 +34,21 @@ const queueItemSchema = z
     executable: z.object({ number: z.number().int() }).loose().nullish(),
   })
   .loose();
+const itemsSchema = z
+  .object({ jobs: z.array(z.object({ name: z.string(), _class: z.string().optional() }).loose()).optional() })
+  .loose();
+const computersSchema = z
+  .object({
+    computer: z
+      .array(z.object({ displayName: z.string(), _class: z.string().optional() }).loose())
+      .optional(),
+  })
+  .loose();
+const pluginsSchema = z
+  .object({
+    plugins: z.array(z.object({ shortName: z.string(), active: z.boolean().optional() }).loose()).optional(),
+  })
+  .loose();
 const buildSchema = z.object({ building: z.boolean().optional(), result: z.string().nullish() }).loose();
 const whoAmISchema = z
   .object({
@@ -309,6 +324,102 @@ export class JenkinsClient {
     const job = jobSchema.safeParse(JSON.parse(res.body));
     if (!job.success) throw this.#badJson(path);
     return { buildable: job.data.buildable !== false };
+  }
+
+  /**
+   * The items directly in a folder (or at the root): name and class. Read-only (Job/Read); undefined on 404 (the
+   * folder does not exist or is not visible).
+   */
+  async listItems(folder?: string): Promise<{ name: string; className: string }[] | undefined> {
+    const path = `${folder ? itemPath('folder path', folder) : ''}/api/json?tree=jobs%5Bname%2C_class%5D`;
+    const res = await this.#getOr404(path, 'json');
+    if (!res) return undefined;
+    const parsed = itemsSchema.safeParse(JSON.parse(res.body));
+    if (!parsed.success) throw this.#badJson(path);
+    return (parsed.data.jobs ?? []).map((j) => ({ name: j.name, className: j._class ?? '' }));
+  }
+
+  /**
+   * An item's config.xml (a job's or a folder's): the XML, or `forbidden` (Job/ExtendedRead, which Jenkins ships
+   * disabled: then Job/Configure) or `missing`. Read-only: a GET, which Jenkins redacts without Configure.
+   */
+  async itemConfigXml(fullName: string): Promise<{ xml: string } | 'forbidden' | 'missing'> {
+    return this.#readOrDenied(`${itemPath('item path', fullName)}/config.xml`, 'xml');
+  }
+
+  /** The agents (not the built-in node, whose config.xml Jenkins refuses to everybody): their names. */
+  async listAgents(): Promise<string[] | 'forbidden'> {
+    const r = await this.#readOrDenied('/computer/api/json?tree=computer%5BdisplayName%2C_class%5D', 'json');
+    if (r === 'forbidden' || r === 'missing') return 'forbidden';
+    const parsed = computersSchema.safeParse(JSON.parse(r.xml));
+    if (!parsed.success) throw this.#badJson('/computer/api/json');
+    return (parsed.data.computer ?? [])
+      .filter((c) => !/MasterComputer$/.test(c._class ?? ''))
+      .map((c) => c.displayName);
+  }
+
+  /** An agent's config.xml (Agent/ExtendedRead, shipped disabled: then Agent/Configure). */
+  async agentConfigXml(name: string): Promise<{ xml: string } | 'forbidden' | 'missing'> {
+    return this.#readOrDenied(`/computer/${encodeURIComponent(name)}/config.xml`, 'xml');
+  }
+
+  /** The installed plugins (the plugin manager needs Overall/SystemRead, Administer while that is disabled). */
+  async plugins(): Promise<{ shortName: string; active: boolean }[] | 'forbidden'> {
+    const r = await this.#readOrDenied(
+      '/pluginManager/api/json?tree=plugins%5BshortName%2Cactive%5D',
+      'json',
+    );
+    if (r === 'forbidden' || r === 'missing') return 'forbidden';
+    const parsed = pluginsSchema.safeParse(JSON.parse(r.xml));
+    if (!parsed.success) throw this.#badJson('/pluginManager/api/json');
+    return (parsed.data.plugins ?? []).map((p) => ({ shortName: p.shortName, active: p.active !== false }));
+  }
+
+  /**
+   * The Configuration-as-Code export (POST, Overall/SystemRead): the live configuration as YAML, or `forbidden`, or
+   * `missing` (the plugin is not installed). Read-only: the export changes nothing.
+   */
+  async cascExport(): Promise<{ yaml: string } | 'forbidden' | 'missing'> {
+    const path = '/configuration-as-code/export';
+    try {
+      const res = await this.#http.request({
+        method: 'POST',
+        path,
+        body: '',
+        contentType: 'application/x-www-form-urlencoded',
+        expect: 'any',
+        retry: 'never',
+        pass: [403, 404],
+      });
+      if (res.status === 403) return 'forbidden';
+      if (res.status === 404) return 'missing';
+      return { yaml: res.body };
+    } catch (e) {
+      if (e instanceof JenkinsError && e.reason === 'forbidden') return 'forbidden';
+      throw e;
+    }
+  }
+
+  /** A GET answered with its body, or `forbidden` (403) / `missing` (404). */
+  async #readOrDenied(
+    path: string,
+    expect: 'json' | 'xml',
+  ): Promise<{ xml: string } | 'forbidden' | 'missing'> {
+    try {
+      const res = await this.#http.request({
+        method: 'GET',
+        path,
+        expect,
+        retry: 'idempotent',
+        pass: [403, 404],
+      });
+      if (res.status === 403) return 'forbidden';
+      if (res.status === 404) return 'missing';
+      return { xml: res.body };
+    } catch (e) {
+      if (e instanceof JenkinsError && e.reason === 'forbidden') return 'forbidden';
+      throw e;
+    }
   }
 
   /** A GET that may be repeated; undefined on 404. */
