@@ -130,7 +130,7 @@ describe('parseCommandLine', () => {
 
   it('usage errors say what is wrong', () => {
     expect(usage()).toMatch(
-      /no command given \(commands: audit, doctor, plan, rotate, self-rotate, validate-config\)/,
+      /no command given \(commands: audit, check, doctor, plan, rotate, self-rotate, validate-config\)/,
     );
     expect(usage('audits')).toMatch(/unknown command "audits"/);
     expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
@@ -239,6 +239,21 @@ describe('self-rotate arguments', () => {
     );
     expect(() => parseCommandLine(['self-rotate', 'edge', '--print-policy', '--account-id', '12'])).toThrow(
       /12-digit/,
+    );
+  });
+});
+
+describe('check arguments', () => {
+  it('parses --fail-on, --emit-policy and --key', () => {
+    expect(
+      parseCommandLine(['check', '--fail-on', 'medium', '--emit-policy', 'out', '--key', 'prod', '--json']),
+    ).toMatchObject({
+      args: { command: 'check', failOn: 'medium', emitPolicy: 'out', key: 'prod', json: true },
+    });
+  });
+  it('refuses a level it does not know', () => {
+    expect(() => parseCommandLine(['check', '--fail-on', 'critical'])).toThrow(
+      /--fail-on must be high, medium or low/,
     );
   });
 });
