@@ -10,9 +10,13 @@ import {
   runScan,
   ScanFailedError,
   scanFailed,
+  ssmChecksStateStore,
+  type ChecksStateStore,
   type ScanOptions,
   type ScanSummary,
 } from '../src/scan';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { clientSettings } from '../src/aws/clients';
 import { defaultComposition, logger } from './runtime';
 
 export interface ScanDeps {
@@ -23,7 +27,7 @@ export interface ScanDeps {
   rotationLambdaArn?: string | undefined;
   /** NOTIFY_TOPIC_ARN: used when the configuration names no SNS topic. */
   notifyTopicArn?: string | undefined;
-  /** Thresholds, the inventory source, and the clock (tests). */
+  /** Thresholds, the inventory source, the checks' state store, and the clock (tests). */
   options?: ScanOptions;
 }
 
@@ -36,6 +40,10 @@ function publishMetrics(metrics: Metrics, s: ScanSummary): void {
   metrics.addMetric('UnmanagedStaleKeys', MetricUnit.Count, s.counts.unmanagedStale);
   metrics.addMetric('RotationsRepaired', MetricUnit.Count, s.counts.repaired);
   metrics.addMetric('RotationProblems', MetricUnit.Count, s.counts.problems);
+  if (s.checks?.ran) {
+    metrics.addMetric('CheckFindingsHigh', MetricUnit.Count, s.checks.counts.high);
+    metrics.addMetric('CheckFindingsNewHigh', MetricUnit.Count, s.checks.newHighCount);
+  }
   metrics.publishStoredMetrics();
 }
 
@@ -83,6 +91,23 @@ export function createScanEntry(deps: ScanDeps) {
 
 const env = (name: string) => process.env[name]?.trim() || undefined;
 
+/** CHECKS_STATE_PARAMETER: the SSM parameter that keeps when the checks ran and what was notified. */
+function checksOption(): ScanOptions['checks'] {
+  const name = env('CHECKS_STATE_PARAMETER');
+  if (!name) return {};
+  let store: ChecksStateStore | undefined;
+  return {
+    store: {
+      load: async () => (store ??= ssmChecksStateStore(await ssmClient(), name)).load(),
+      save: async (state) => (store ??= ssmChecksStateStore(await ssmClient(), name)).save(state),
+    },
+  };
+}
+
+async function ssmClient(): Promise<SSMClient> {
+  return new SSMClient(clientSettings((await defaultComposition()).clients.setup));
+}
+
 export const handler = createScanEntry({
   composition: defaultComposition,
   logger,
@@ -90,5 +115,5 @@ export const handler = createScanEntry({
   rotationLambdaArn: env('ROTATION_LAMBDA_ARN'),
   notifyTopicArn: env('NOTIFY_TOPIC_ARN'),
   // The role may read only users on this path (serverless.yml's userPath): list only those.
-  options: { pathPrefix: env('IAM_USER_PATH') ?? '/' },
+  options: { pathPrefix: env('IAM_USER_PATH') ?? '/', checks: checksOption() },
 });

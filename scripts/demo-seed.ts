@@ -1,3 +1,4 @@
+import { AttachUserPolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import type { LocalCloud } from '../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../localcloud/scenario';
 
@@ -41,8 +42,52 @@ export const DEMO_KEYS: ScenarioKey[] = [
   },
 ];
 
-export async function seedDemo(cloud: LocalCloud) {
+/**
+ * Three flaws the scan's security checks find (all common in real set-ups): prod's user has the AWS managed
+ * AmazonEC2ContainerRegistryFullAccess policy instead of push rights on its repositories; a legacy job carries dev's
+ * key in its environment, outside the credentials store; and the account has no CloudTrail trail.
+ */
+export const DEMO_FLAWS = {
+  broadPolicy: 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess',
+  plantedJob: 'team-a/legacy-deploy',
+} as const;
+
+async function seedFlaws(cloud: LocalCloud) {
+  const iam = new IAMClient(cloud.aws.adminClientConfig());
+  try {
+    await iam.send(
+      new AttachUserPolicyCommand({ UserName: 'jenkins-prod', PolicyArn: DEMO_FLAWS.broadPolicy }),
+    );
+  } finally {
+    iam.destroy();
+  }
+  const s = cloud.aws.state;
+  const dev = s.keysOf(s.defaultAccountId, 'jenkins-dev')[0];
+  const rotator = cloud.jenkins.state.users.get('key-rotator');
+  if (!dev || !rotator) throw new Error('seed the scenario before its flaws');
+  cloud.jenkins.state.seed({
+    // Reading a job's config.xml takes Job/ExtendedRead, which Jenkins offers once it is turned on.
+    extendedReadPermission: true,
+    users: [
+      {
+        id: rotator.id,
+        apiTokens: rotator.apiTokens,
+        ...(rotator.password !== undefined ? { password: rotator.password } : {}),
+        permissions: [...rotator.permissions, 'Job/ExtendedRead'],
+      },
+    ],
+    jobs: [
+      {
+        path: DEMO_FLAWS.plantedJob,
+        env: { AWS_ACCESS_KEY_ID: dev.accessKeyId, AWS_SECRET_ACCESS_KEY: dev.secretAccessKey },
+      },
+    ],
+  });
+}
+
+export async function seedDemo(cloud: LocalCloud, opts: { flaws?: boolean } = {}) {
   const result = await seedScenario(cloud, DEMO_KEYS);
+  if (opts.flaws !== false) await seedFlaws(cloud);
   return {
     ...result,
     summary: result.seeded.map((s) => ({ name: s.name, iamUser: s.iamUser, accessKeyId: s.accessKeyId })),

@@ -125,6 +125,26 @@ async function ecrLogin(cloud: LocalCloud, creds: { accessKeyId: string; secretA
   }
 }
 
+/**
+ * What the scan's security checks found in the demo's set-up (seeded with three common flaws). Findings are advice,
+ * not failures: they never fail the scan, and the run still exits 0.
+ */
+function printSecurityChecks(summary: ScanSummary) {
+  const c = summary.checks;
+  if (!c?.ran) return;
+  say(
+    `Security checks (run by the scan once a day, read-only): ${c.counts.high} high, ${c.counts.medium} medium, ${c.counts.low} low`,
+  );
+  for (const f of c.newHigh) {
+    say(`  ! ${f.title}`);
+    say(`    fix: ${f.fix}`);
+  }
+  say(
+    '  every finding, its fix and the least-privilege policy to attach: npx key-rotator check --emit-policy DIR',
+  );
+  say();
+}
+
 async function main(): Promise<boolean> {
   say(
     'jenkins-key-rotator: the scheduled rotation on the local cloud (emulated AWS and Jenkins on 127.0.0.1)',
@@ -226,6 +246,7 @@ async function main(): Promise<boolean> {
     for (const c of checks) say(`  ${mark(c.ok)} ${c.text}`);
     const ok = checks.every((c) => c.ok);
     say();
+    printSecurityChecks(summary);
     say(ok ? 'All checks passed.' : 'Some checks FAILED.');
     return ok;
   } finally {

@@ -54,12 +54,12 @@ export function formatChecks(r: CheckReport): string {
   return text;
 }
 
-/** `--emit-policy DIR`: one JSON file per managed key, `<key>-ecr-push.json`, ready for put-user-policy. */
+/** `--emit-policy DIR`: one JSON file per managed key, `<key>.policy.json`, ready for put-user-policy. */
 export async function writePolicies(r: CheckReport, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
   for (const p of r.policies) {
-    const file = join(dir, `${p.key}-ecr-push.json`);
+    const file = join(dir, `${p.key}.policy.json`);
     await writeFile(file, `${JSON.stringify(p.document, null, 2)}\n`);
     files.push(file);
   }

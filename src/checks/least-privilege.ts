@@ -95,10 +95,13 @@ function selfRotationStatement(st: PolicyStatement, self: SelfRotationAllowance 
  * The findings about what a user's policies allow. Only Allow statements count (a Deny takes away). One finding
  * per kind and statement, naming the policy and statement; the fix is always the emitted least-privilege policy.
  */
+/** The name the emitted push policy is put under (an inline policy of the user). */
+export const PUSH_POLICY_NAME = 'key-rotator-ecr-push';
+
 export function leastPrivilegeFindings(
   subject: { key: string; user: string; accountId: string },
   sources: readonly PolicySource[],
-  opts: { self?: SelfRotationAllowance; emittedPolicyName: string } = { emittedPolicyName: 'ecr-push' },
+  opts: { self?: SelfRotationAllowance; emittedPolicyName: string } = { emittedPolicyName: subject.key },
 ): Finding[] {
   const out: Finding[] = [];
   const resource = {
@@ -107,7 +110,8 @@ export function leastPrivilegeFindings(
     accountId: subject.accountId,
     key: subject.key,
   };
-  const replace = `replace it with the least-privilege push policy (key-rotator check --emit-policy DIR writes it: ${opts.emittedPolicyName}.json), then detach or delete the broader one`;
+  const attach = `key-rotator check --key ${subject.key} --emit-policy policies && aws iam put-user-policy --user-name ${subject.user} --policy-name ${PUSH_POLICY_NAME} --policy-document file://policies/${opts.emittedPolicyName}.policy.json`;
+  const replace = `${attach}, then detach or delete the broader one`;
   const add = (check: Finding['check'], severity: Severity, title: string, location: string, fix = replace) =>
     out.push({ check, severity, resource: { ...resource, location }, title, fix });
   for (const s of sources) {
@@ -118,7 +122,7 @@ export function leastPrivilegeFindings(
         'high',
         `user ${subject.user} has the AWS managed policy ${broad}${s.group ? ` through group ${s.group}` : ''}: it can delete repositories and images, change repository policies and more, far beyond pushing`,
         `managed policy ${s.name}`,
-        `attach the least-privilege push policy (key-rotator check --emit-policy DIR writes it: ${opts.emittedPolicyName}.json), then: aws iam ${s.group ? `detach-group-policy --group-name ${s.group}` : `detach-user-policy --user-name ${subject.user}`} --policy-arn ${s.name}`,
+        `${attach}, then: aws iam ${s.group ? `detach-group-policy --group-name ${s.group}` : `detach-user-policy --user-name ${subject.user}`} --policy-arn ${s.name}`,
       );
       continue; // its statements are the same problem, said once
     }

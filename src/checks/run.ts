@@ -59,13 +59,14 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
     const resource = { kind: 'iam-user' as const, id: key.iamUser, accountId, key: key.name };
     const user = inventory.users.find((u) => u.managedKey === key.name);
     const state = states.find((s) => s.key === key.name);
-    for (const k of user?.keys ?? []) if (!known.has(k.accessKeyId)) known.set(k.accessKeyId, { key: key.name, role: 'other' });
+    for (const k of user?.keys ?? [])
+      if (!known.has(k.accessKeyId)) known.set(k.accessKeyId, { key: key.name, role: 'other' });
     const facts = await readIamUserFacts(composition.iamFor(key), key.iamUser, resource);
     notChecked.push(...facts.notChecked);
     if (facts.policies) {
       findings.push(
         ...leastPrivilegeFindings({ key: key.name, user: key.iamUser, accountId }, facts.policies, {
-          emittedPolicyName: `${key.name}-ecr-push`,
+          emittedPolicyName: key.name,
           ...(key.rotatedBy === 'self'
             ? {
                 self: {
@@ -106,7 +107,12 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
           { unusedDays: composition.config.checks.unusedKeyDays },
         ),
       );
-    else notChecked.push({ group: 'user', resource, reason: 'not checked: the user could not be read (see the audit)' });
+    else
+      notChecked.push({
+        group: 'user',
+        resource,
+        reason: 'not checked: the user could not be read (see the audit)',
+      });
     findings.push(...configFindings(key, accountId));
   }
 
@@ -128,12 +134,20 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
   }
 
   // Jenkins, once per controller (and sign-in): its configuration; per managed credential, the key it holds.
-  const controllers = new Map<string, { key: ManagedKey; target: ManagedKey['jenkins'][number]; credentials: { key: string; credentialId: string; secretId: string }[] }>();
+  const controllers = new Map<
+    string,
+    {
+      key: ManagedKey;
+      target: ManagedKey['jenkins'][number];
+      credentials: { key: string; credentialId: string; secretId: string }[];
+    }
+  >();
   for (const key of keys)
     for (const t of key.jenkins) {
       const id = `${t.url} ${t.user}`;
       const c = controllers.get(id) ?? { key, target: t, credentials: [] };
-      if (t.store.kind === 'system') c.credentials.push({ key: key.name, credentialId: t.credentialId, secretId: key.secretId });
+      if (t.store.kind === 'system')
+        c.credentials.push({ key: key.name, credentialId: t.credentialId, secretId: key.secretId });
       controllers.set(id, c);
     }
   const cascOn = new Set<string>();
@@ -146,14 +160,23 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
       notChecked.push(...r.notChecked);
       if (r.cascInstalled) cascOn.add(c.target.url);
     } catch (err) {
-      notChecked.push({ group: 'jenkins-config', resource: jenkins, reason: `not checked: ${messageOf(err)}` });
+      notChecked.push({
+        group: 'jenkins-config',
+        resource: jenkins,
+        reason: `not checked: ${messageOf(err)}`,
+      });
     }
   }
   for (const key of keys) {
     const state = states.find((s) => s.key === key.name);
     if (!state?.currentAccessKeyId || key.rotatedBy === 'self') continue;
     for (const t of key.jenkins) {
-      const resource = { kind: 'jenkins-credential' as const, id: t.credentialId, jenkins: t.url, key: key.name };
+      const resource = {
+        kind: 'jenkins-credential' as const,
+        id: t.credentialId,
+        jenkins: t.url,
+        key: key.name,
+      };
       try {
         const client = await composition.jenkinsClient(key, t);
         const held = await client.readAccessKeyId(t.store, t.credentialId);
@@ -161,9 +184,13 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
         findings.push({
           check: 'jenkins-not-on-current-key',
           severity: 'high',
-          resource: { ...resource, location: t.store.kind === 'system' ? 'system store' : `folder ${t.store.path}` },
+          resource: {
+            ...resource,
+            location: t.store.kind === 'system' ? 'system store' : `folder ${t.store.path}`,
+          },
           title: `Jenkins credential ${t.credentialId} (${t.name}) holds ${held ?? 'no key'}, not the current key ${state.currentAccessKeyId} of ${key.name}${cascOn.has(t.url) ? ': a Configuration-as-Code reload or restart puts back what its YAML says' : ''}`,
-          detail: 'pipelines using it fail once that key is deactivated, or keep using a key that should be gone',
+          detail:
+            'pipelines using it fail once that key is deactivated, or keep using a key that should be gone',
           fix: `find what wrote it back${cascOn.has(t.url) ? ' (the casc.yaml: see credential-defined-by-jcasc)' : ''}, then put the current key there: key-rotator rotate ${key.iamUser}`,
         });
       } catch (err) {
@@ -173,11 +200,16 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
   }
 
   findings.sort(bySeverity);
-  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<
-    (typeof SEVERITIES)[number],
-    number
-  >;
-  return { at: now.toISOString(), findings, notChecked, policies, counts: { ...counts, notChecked: notChecked.length } };
+  const counts = Object.fromEntries(
+    SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length]),
+  ) as Record<(typeof SEVERITIES)[number], number>;
+  return {
+    at: now.toISOString(),
+    findings,
+    notChecked,
+    policies,
+    counts: { ...counts, notChecked: notChecked.length },
+  };
 }
 
 /** Trails that apply in `region`, with their logging status and whether they record management events. */
@@ -201,7 +233,11 @@ async function readTrails(
     for (const t of list.trailList ?? []) {
       const name = t.TrailARN ?? t.Name ?? '';
       if (!t.IsMultiRegionTrail && t.HomeRegion && t.HomeRegion !== region) continue;
-      const trail: Trail = { name: t.Name ?? name, multiRegion: t.IsMultiRegionTrail === true, ...(t.HomeRegion ? { homeRegion: t.HomeRegion } : {}) };
+      const trail: Trail = {
+        name: t.Name ?? name,
+        multiRegion: t.IsMultiRegionTrail === true,
+        ...(t.HomeRegion ? { homeRegion: t.HomeRegion } : {}),
+      };
       try {
         trail.logging = (await ct.send(new GetTrailStatusCommand({ Name: name }))).IsLogging === true;
       } catch (err) {
@@ -210,8 +246,14 @@ async function readTrails(
       try {
         const sel = await ct.send(new GetEventSelectorsCommand({ TrailName: name }));
         trail.managementEvents =
-          (sel.EventSelectors?.some((e) => e.IncludeManagementEvents !== false && e.ReadWriteType !== 'ReadOnly') ?? false) ||
-          (sel.AdvancedEventSelectors?.some((a) => a.FieldSelectors?.some((f) => f.Field === 'eventCategory' && f.Equals?.includes('Management'))) ?? false);
+          (sel.EventSelectors?.some(
+            (e) => e.IncludeManagementEvents !== false && e.ReadWriteType !== 'ReadOnly',
+          ) ??
+            false) ||
+          (sel.AdvancedEventSelectors?.some((a) =>
+            a.FieldSelectors?.some((f) => f.Field === 'eventCategory' && f.Equals?.includes('Management')),
+          ) ??
+            false);
       } catch (err) {
         return denied('cloudtrail:GetEventSelectors', err);
       }

@@ -130,7 +130,7 @@ not known to be clean.
 Options:
   --key NAME          only this managed key (its name or IAM user)
   --fail-on LEVEL     exit 1 when a finding is at least this severe (high, medium or low): a CI gate
-  --emit-policy DIR   write each managed key's least-privilege push policy to DIR/<key>-ecr-push.json, ready for
+  --emit-policy DIR   write each managed key's least-privilege push policy to DIR/<key>.policy.json, ready for
                       aws iam put-user-policy (nothing is attached: no policy is ever changed)
   --json              { "findings": [{ "check", "severity", "resource", "title", "detail", "fix" }], "notChecked",
                         "policies", "counts" }

@@ -8,3 +8,13 @@ export { collectInventory, readSecretStates, runScan, type ScanOptions } from '.
 export { ScanFailedError, scanFailed, summaryText, summaryTitle } from './summary';
 export type * from './types';
 export { bySeverity, diagnoseKey, diagnoseKeys, observationOf, type KeyProblem } from './problems';
+export {
+  checksDue,
+  nextChecksState,
+  notifiedKey,
+  scanChecks,
+  ssmChecksStateStore,
+  type ChecksState,
+  type ChecksStateStore,
+  type ScanChecks,
+} from './checks';

@@ -1,4 +1,5 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { clientSettings } from '../aws/clients';
 import type { Composition } from '../compose';
 import { messageOf } from '../domain/errors';
 import { summaryText, summaryTitle } from './summary';
@@ -110,13 +111,7 @@ function snsFor(composition: Composition, topicArn: string): SNSClient {
   if (!byRegion) snsClients.set(composition, (byRegion = new Map<string, SNSClient>()));
   let client = byRegion.get(region);
   if (!client) {
-    const { endpoint, credentials, maxAttempts } = composition.clients.setup;
-    client = new SNSClient({
-      region,
-      ...(endpoint ? { endpoint } : {}),
-      ...(credentials ? { credentials } : {}),
-      ...(maxAttempts ? { maxAttempts } : {}),
-    });
+    client = new SNSClient(clientSettings(composition.clients.setup, { region }));
     byRegion.set(region, client);
   }
   return client;

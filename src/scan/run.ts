@@ -2,6 +2,7 @@ import type { Composition } from '../compose';
 import type { ManagedKey } from '../config';
 import { InputError } from '../domain/errors';
 import { systemClock, type Clock, type Log } from '../engine/ports';
+import { scanChecks, type ChecksStateStore } from './checks';
 import { executePlan, type ActionPorts } from './execute';
 import { sdkIamReader, type IamReader } from './iam-reader';
 import { takeInventory, type InventoryOptions, type InventoryPorts } from './inventory';
@@ -15,6 +16,12 @@ export interface ScanOptions extends InventoryOptions, PlanOptions {
   /** Default: the system clock. Ages, grace periods and thresholds are measured with it. */
   clock?: Clock;
   log?: Log;
+  /**
+   * The security checks (src/checks), run when due (`checks.everyHours`): on by default; `false` turns them off.
+   * `store` keeps when they last ran and which high findings were notified (without one they run every scan and
+   * every high finding is new each time).
+   */
+  checks?: false | { store?: ChecksStateStore };
 }
 
 function inventoryPorts(composition: Composition, clock: Clock, log?: Log): InventoryPorts {
@@ -101,5 +108,28 @@ export async function runScan(composition: Composition, opts: ScanOptions = {}):
   ]);
   const plan = planScan(inventory, composition.config, states, clock.now(), opts);
   const done = await executePlan(plan, actionPorts(composition, clock, opts.log));
-  return summarize(inventory, plan, done, startedAt, clock.now());
+  // The checks look at what the scan leaves: read again when it changed something (a repair deactivates a
+  // second key, a deletion removes one), so that a flaw the scan just fixed is not notified.
+  const changed = done.started.length + done.repaired.length + done.deleted.length > 0;
+  const checks =
+    opts.checks === false
+      ? undefined
+      : await scanChecks(
+          composition,
+          changed
+            ? async () => {
+                const [i, s] = await Promise.all([
+                  collectInventory(composition, { ...opts, clock }),
+                  readSecretStates(composition, composition.config.keys, opts.concurrency),
+                ]);
+                return { inventory: i, states: s };
+              }
+            : () => Promise.resolve({ inventory, states }),
+          {
+            clock,
+            ...(opts.checks?.store ? { store: opts.checks.store } : {}),
+            ...(opts.log ? { log: opts.log } : {}),
+          },
+        );
+  return summarize(inventory, plan, done, startedAt, clock.now(), checks);
 }

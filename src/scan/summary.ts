@@ -1,4 +1,5 @@
 import { RotationError } from '../domain/errors';
+import type { ScanChecks } from './checks';
 import type { ExecutionResult } from './execute';
 import { bySeverity } from './problems';
 import type { Inventory, ScanPlan, ScanSummary } from './types';
@@ -10,6 +11,7 @@ export function summarize(
   done: ExecutionResult,
   startedAt: Date,
   finishedAt: Date,
+  checks?: ScanChecks,
 ): ScanSummary {
   const inProgress = [...plan.inProgress, ...done.inProgress];
   const summary: Omit<ScanSummary, 'counts'> = {
@@ -34,6 +36,7 @@ export function summarize(
     inProgress,
     unmanagedStale: plan.unmanagedStale,
     problems: [...plan.problems, ...done.unrepaired].sort(bySeverity),
+    ...(checks ? { checks } : {}),
     notifications: [],
   };
   return { ...summary, counts: countsOf(summary) };
@@ -89,8 +92,15 @@ export function summaryTitle(s: ScanSummary): string {
   const title =
     `Key rotation scan ${status}: ${c.started} started, ${c.failed} failed, ${c.deleted} deleted, ` +
     `${c.unmanagedStale} unmanaged stale` +
-    `${c.repaired ? `, ${c.repaired} repaired` : ''}${c.problems ? `, ${c.problems} problems` : ''}`;
+    `${c.repaired ? `, ${c.repaired} repaired` : ''}${c.problems ? `, ${c.problems} problems` : ''}` +
+    checksTitle(s.checks);
   return title.replace(/[^\x20-\x7e]/g, '?').slice(0, 99);
+}
+
+/** The checks in the title: only when they found something high (new ones first, they are what is news). */
+function checksTitle(c: ScanChecks | undefined): string {
+  if (!c?.ran || !c.counts.high) return '';
+  return `, ${c.newHighCount ? `${c.newHighCount} NEW HIGH findings` : `${c.counts.high} high findings`}`;
 }
 
 const MAX_LINES = 20;
@@ -110,6 +120,16 @@ export function summaryText(s: ScanSummary): string {
     s.problems,
     (p) => `${p.severity.toUpperCase()} ${p.key}: ${p.message}${p.fix ? `. Fix: ${p.fix}` : ''}`,
   );
+  const c = s.checks;
+  if (c?.ran) {
+    section(
+      `New high findings of the security checks (${c.counts.high} high, ${c.counts.medium} medium, ${c.counts.low} low in all; key-rotator check lists them)`,
+      c.newHigh,
+      (f) => `${f.title}. Fix: ${f.fix}`,
+    );
+    if (c.newHighCount > c.newHigh.length) lines.push(`• … and ${c.newHighCount - c.newHigh.length} more`);
+    if (c.stateError) lines.push(`Security checks: ${c.stateError}`);
+  }
   section('Repaired', s.repaired, (x) => `${x.key} (${x.kind}, ${x.action}): ${x.detail}`);
   section(
     'Rotation started',

@@ -1,5 +1,6 @@
 import type { Attempt } from '../domain/attempts';
 import type { ProblemKind, Repair } from '../domain/diagnose';
+import type { ScanChecks } from './checks';
 import type { KeyProblem } from './problems';
 
 /** One access key as the inventory saw it. Ids and dates only: the inventory never holds key material. */
@@ -258,6 +259,11 @@ export interface ScanSummary {
    * severity `error` fails the scan, as a failure does.
    */
   problems: KeyProblem[];
+  /**
+   * The security checks (see src/scan/checks.ts), when this scan ran them or says when they run. They never fail
+   * the scan: a new high finding is in the title and the notification, once.
+   */
+  checks?: ScanChecks;
   /** Filled in by the caller that sends notifications (the scan handler). */
   notifications: NotificationResult[];
   counts: {

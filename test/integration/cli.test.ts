@@ -799,6 +799,39 @@ describe('key-rotator validate-config --check-iam', () => {
   });
 });
 
+describe('key-rotator check', () => {
+  it('lists the findings with their fixes, read-only; --fail-on high is a CI gate', async () => {
+    const before = awsSnapshot();
+    const r = await cli(withEndpoint('check'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Security checks at .* \(read-only: nothing was changed\)/);
+    // The emulated account has no trail: a high finding with the commands that fix it.
+    expect(r.stdout).toMatch(/\[no-cloudtrail\] no CloudTrail trail covers account \d{12} in us-east-1/);
+    expect(r.stdout).toMatch(/fix: +aws cloudtrail create-trail /);
+    expect(awsSnapshot()).toEqual(before);
+    const gate = await cli(withEndpoint('check', '--fail-on', 'high'));
+    expect(gate.code).toBe(1);
+    expect(gate.stdout).toBe(
+      r.stdout.replace(/at [\d-]+ [\d:]+ UTC/, gate.stdout.match(/at [\d-]+ [\d:]+ UTC/)?.[0] ?? ''),
+    );
+  });
+
+  it('--emit-policy writes <key>.policy.json, a policy document put-user-policy accepts as is', async () => {
+    const out = join(dir, 'policies');
+    const r = await cli(withEndpoint('check', '--key', 'prod-ecr-push', '--emit-policy', out, '--json'));
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { policies: { key: string }[] };
+    expect(report.policies.map((p) => p.key)).toEqual(['prod-ecr-push']);
+    const doc = JSON.parse(await readFile(join(out, 'prod-ecr-push.policy.json'), 'utf8')) as {
+      Version: string;
+      Statement: { Action: string[] | string }[];
+    };
+    expect(doc.Version).toBe('2012-10-17');
+    expect(doc.Statement.flatMap((st) => st.Action)).toContain('ecr:GetAuthorizationToken');
+    expect(doc.Statement.flatMap((st) => st.Action)).not.toContain('ecr:DeleteRepository');
+  });
+});
+
 describe('errors', () => {
   it('usage errors exit 2 with one error line', async () => {
     for (const args of [

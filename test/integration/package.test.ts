@@ -68,12 +68,26 @@ const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
     'sts:AssumeRole',
   ],
   scan: [
+    'cloudtrail:DescribeTrails',
+    'cloudtrail:GetEventSelectors',
+    'cloudtrail:GetTrailStatus',
     'iam:DeleteAccessKey',
     'iam:GenerateCredentialReport',
     'iam:GetAccessKeyLastUsed',
     'iam:GetCredentialReport',
+    'iam:GetGroupPolicy',
+    'iam:GetLoginProfile',
+    'iam:GetPolicy',
+    'iam:GetPolicyVersion',
     'iam:GetUser',
+    'iam:GetUserPolicy',
     'iam:ListAccessKeys',
+    'iam:ListAttachedGroupPolicies',
+    'iam:ListAttachedUserPolicies',
+    'iam:ListGroupPolicies',
+    'iam:ListGroupsForUser',
+    'iam:ListMFADevices',
+    'iam:ListUserPolicies',
     'iam:ListUserTags',
     'iam:ListUsers',
     'iam:TagUser',
@@ -89,6 +103,8 @@ const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
     'secretsmanager:UpdateSecretVersionStage',
     'sns:Publish',
     'sqs:SendMessage',
+    'ssm:GetParameter',
+    'ssm:PutParameter',
     'sts:AssumeRole',
   ],
   emergency: [
@@ -265,6 +281,21 @@ describe('serverless package --stage ci', () => {
         `arn:aws:secretsmanager:us-east-1:123456789012:secret:${CONFIG.notifications.slackWebhookSecretId}-??????`,
       ].sort(),
     );
+  });
+
+  it("lets the scan keep the security checks' state in its one SSM parameter, and read trails without changing them", () => {
+    const env = obj(obj(props(resource(logicalId('scan')))['Environment'])['Variables']);
+    const name = exact.string(env['CHECKS_STATE_PARAMETER']);
+    expect(name).toBe('/jenkins-key-rotator/ci/checks-state');
+    for (const action of ['ssm:GetParameter', 'ssm:PutParameter'])
+      expect(grantedOn(exact, 'ScanRole', action)).toEqual([
+        `arn:aws:ssm:us-east-1:123456789012:parameter${name}`,
+      ]);
+    expect(grantedOn(exact, 'ScanRole', 'cloudtrail:DescribeTrails')).toEqual(['*']);
+    expect(grantedOn(exact, 'ScanRole', 'iam:GetPolicyVersion').sort()).toEqual([
+      'arn:aws:iam::123456789012:policy/*',
+      'arn:aws:iam::aws:policy/*',
+    ]);
   });
 
   it('alarms on failed rotations and on rotate errors, notifying the topic', () => {
@@ -555,6 +586,16 @@ describe('the checks themselves', () => {
       allow('ec2:CreateNetworkInterface', 'arn:aws:ec2:us-east-1:123456789012:subnet/*'),
     ],
     ['an EC2 action on "*"', allow('ec2:DeleteNetworkInterface', '*')],
+    [
+      'a write on every group',
+      allow('iam:PutGroupPolicy', sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*')),
+    ],
+    [
+      'a read of the checks on every user',
+      allow('iam:GetPolicy', sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*')),
+    ],
+    ['a trail write', allow('cloudtrail:StopLogging', 'arn:aws:cloudtrail:*:*:trail/*')],
+    ['a trail read on "*" that has resource-level permissions', allow('cloudtrail:GetTrailStatus', '*')],
     [
       'network interfaces of another account',
       allow('ec2:DeleteNetworkInterface', 'arn:aws:ec2:us-east-1:999999999999:network-interface/*'),

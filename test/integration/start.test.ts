@@ -29,6 +29,16 @@ describe('npm start', () => {
       /✓ jenkins-prod: the old key AKIA\w+ is Inactive and AWS now refuses it \(InvalidClientTokenId\)/,
     );
     expect(out).toMatch(/✓ jenkins-dev: key AKIA\w+ is 10 days old, not due: left alone/);
+    // The scan's security checks find the three flaws the demo seeds, each with its fix; they fail nothing.
+    expect(out).toMatch(/Security checks \(run by the scan once a day, read-only\): 3 high, 0 medium, 0 low/);
+    expect(out).toMatch(
+      /! user jenkins-prod has the AWS managed policy AmazonEC2ContainerRegistryFullAccess/,
+    );
+    expect(out).toMatch(
+      /fix: key-rotator check --key prod-ecr-push --emit-policy policies && aws iam put-user-policy/,
+    );
+    expect(out).toMatch(/! access key AKIA\w+ is written in the configuration of team-a\/legacy-deploy/);
+    expect(out).toMatch(/! no CloudTrail trail covers account \d{12} in us-east-1/);
     expect(out).not.toContain('✗');
     expect(out).toContain('All checks passed.');
     expect(code).toBe(0);

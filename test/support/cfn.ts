@@ -256,6 +256,7 @@ export const STAR_ONLY_ACTIONS: ReadonlySet<string> = new Set([
   'iam:GetCredentialReport',
   'iam:ListUsers',
   'secretsmanager:ListSecrets',
+  'cloudtrail:DescribeTrails',
   // What Lambda needs in a VPC; EC2's Describe actions offer no resource-level permission.
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',
@@ -274,6 +275,17 @@ export const NETWORK_INTERFACE_ACTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /** Secrets Manager actions that only read; every other one may only touch managed-key secrets. */
+/** The read-only actions of the security checks that may name groups, policies or trails (any path). */
+export const CHECK_READ_ACTIONS: ReadonlySet<string> = new Set([
+  'iam:ListGroupPolicies',
+  'iam:GetGroupPolicy',
+  'iam:ListAttachedGroupPolicies',
+  'iam:GetPolicy',
+  'iam:GetPolicyVersion',
+  'cloudtrail:GetTrailStatus',
+  'cloudtrail:GetEventSelectors',
+]);
+
 export const SECRETS_READ_ACTIONS: ReadonlySet<string> = new Set([
   'secretsmanager:GetSecretValue',
   'secretsmanager:DescribeSecret',
@@ -355,8 +367,27 @@ export function policyViolations(t: CfnTemplate, rules: PolicyRules): string[] {
         }
         switch (service) {
           case 'iam':
-            if (!res.startsWith(`arn:${p}:iam::${acct}:user${rules.userPath}`))
-              bad(`not a user on ${rules.userPath}`);
+            if (res.startsWith(`arn:${p}:iam::${acct}:user${rules.userPath}`)) break;
+            // The security checks read the groups and policies of those users: read-only actions only.
+            if (
+              CHECK_READ_ACTIONS.has(action) &&
+              [
+                `arn:${p}:iam::${acct}:group/`,
+                `arn:${p}:iam::${acct}:policy/`,
+                `arn:${p}:iam::aws:policy/`,
+              ].some((pre) => res.startsWith(pre))
+            )
+              break;
+            bad(
+              `not a user on ${rules.userPath}${CHECK_READ_ACTIONS.has(action) ? ', a group or a policy' : ''}`,
+            );
+            break;
+          case 'cloudtrail':
+            if (
+              !CHECK_READ_ACTIONS.has(action) ||
+              !new RegExp(`^arn:${p}:cloudtrail:[^:]+:[^:]+:trail/`).test(res)
+            )
+              bad('only the read-only trail actions of the security checks, on trails');
             break;
           case 'secretsmanager': {
             const allowed = SECRETS_READ_ACTIONS.has(action)

@@ -94,7 +94,7 @@ describe('least privilege of a managed user', () => {
         userArns: ['arn:aws:iam::111122223333:user/jenkins/jenkins-prod'],
         secretName: 'jenkins/prod/aws-key',
       },
-      emittedPolicyName: 'ecr-push',
+      emittedPolicyName: 'prod-ecr-push',
     };
     const own = inline(
       'self-rotation',
