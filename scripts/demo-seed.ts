@@ -1,4 +1,5 @@
 import { AttachUserPolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { seedAws } from '../localcloud/aws/seed';
 import type { LocalCloud } from '../localcloud/index';
 import { seedScenario, type ScenarioKey } from '../localcloud/scenario';
 
@@ -47,6 +48,12 @@ export const DEMO_KEYS: ScenarioKey[] = [
  * AmazonEC2ContainerRegistryFullAccess policy instead of push rights on its repositories; a legacy job carries dev's
  * key in its environment, outside the credentials store; and the account has no CloudTrail trail.
  */
+/** The ECR repository each demo key pushes to. */
+export const DEMO_REPOSITORIES: Record<string, string> = {
+  'prod-ecr-push': 'team-a/app',
+  'dev-ecr-push': 'dev/app',
+};
+
 export const DEMO_FLAWS = {
   broadPolicy: 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess',
   plantedJob: 'team-a/legacy-deploy',
@@ -68,12 +75,14 @@ async function seedFlaws(cloud: LocalCloud) {
   cloud.jenkins.state.seed({
     // Reading a job's config.xml takes Job/ExtendedRead, which Jenkins offers once it is turned on.
     extendedReadPermission: true,
+    // Overall/SystemRead lets the checks see the plugin manager (is Configuration-as-Code installed?).
+    systemReadPermission: true,
     users: [
       {
         id: rotator.id,
         apiTokens: rotator.apiTokens,
         ...(rotator.password !== undefined ? { password: rotator.password } : {}),
-        permissions: [...rotator.permissions, 'Job/ExtendedRead'],
+        permissions: [...rotator.permissions, 'Job/ExtendedRead', 'Overall/SystemRead'],
       },
     ],
     jobs: [
@@ -88,6 +97,18 @@ async function seedFlaws(cloud: LocalCloud) {
 export async function seedDemo(cloud: LocalCloud, opts: { flaws?: boolean } = {}) {
   const result = await seedScenario(cloud, DEMO_KEYS);
   if (opts.flaws !== false) await seedFlaws(cloud);
+  // The repositories each key pushes to: the least-privilege policy the checks emit is scoped to them.
+  seedAws(cloud.aws.state, {
+    users: [],
+    repositories: Object.values(DEMO_REPOSITORIES).map((name) => ({
+      name,
+      accountId: cloud.aws.state.defaultAccountId,
+    })),
+  });
+  for (const k of result.config.keys as { name: string; ecrRepositories?: string[] }[]) {
+    const repo = DEMO_REPOSITORIES[k.name];
+    if (repo) k.ecrRepositories = [repo];
+  }
   return {
     ...result,
     summary: result.seeded.map((s) => ({ name: s.name, iamUser: s.iamUser, accessKeyId: s.accessKeyId })),

@@ -246,8 +246,9 @@ async function main(): Promise<boolean> {
     for (const c of checks) say(`  ${mark(c.ok)} ${c.text}`);
     const ok = checks.every((c) => c.ok);
     say();
-    printSecurityChecks(summary);
     say(ok ? 'All checks passed.' : 'Some checks FAILED.');
+    say();
+    printSecurityChecks(summary);
     return ok;
   } finally {
     await cloud.close();

@@ -19,7 +19,7 @@ const where = (f: Finding) =>
     f.resource.accountId && `account ${f.resource.accountId}`,
     f.resource.region,
     f.resource.jenkins,
-    `${f.resource.kind} ${f.resource.id}`,
+    f.resource.kind !== 'account' && `${f.resource.kind} ${f.resource.id}`,
     f.resource.location,
   ]
     .filter(Boolean)

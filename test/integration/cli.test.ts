@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/cli/audit';
@@ -12,6 +10,7 @@ import type { RecoveryReport, RotateNowReport } from '../../src/engine/rotate-no
 import { serializeState } from '../../localcloud/aws/admin';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { seedScenario, type ScenarioKey, type SeededKey } from '../../localcloud/scenario';
+import { adminEnv, runCli, type CliRun } from '../support/cli';
 import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/jenkins';
 
 /**
@@ -19,7 +18,6 @@ import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/
  * started in this process.
  */
 
-const BIN = fileURLToPath(new URL('../../bin/key-rotator.js', import.meta.url));
 const DAY = 86_400_000;
 const ROTATION_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:111122223333:function:jenkins-key-rotator-rotate';
 
@@ -77,44 +75,20 @@ let legacy: { old: string; inactive: string };
 /** Everything the CLI printed, to check that no secret ever appears in it. */
 const printed: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-/** Runs the CLI asynchronously (the emulators answer from this process's event loop). */
-function cli(
+/** Runs the CLI (test/support/cli.ts) with the admin's credentials by default, remembering what it printed. */
+async function cli(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'],
-    HOME: process.env['HOME'],
-    TMPDIR: process.env['TMPDIR'],
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    ...(opts.env ?? {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: cloud.aws.admin.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: cloud.aws.admin.secretAccessKey,
-    }),
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? dir, env, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      printed.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
+  const r = await runCli(args, {
+    env: opts.env ?? adminEnv(cloud.aws.admin),
+    cwd: opts.cwd ?? dir,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
   });
+  printed.push(r.stdout, r.stderr);
+  return r;
 }
 
 const withEndpoint = (...args: string[]) => [...args, '--config', configPath, '--endpoint', cloud.aws.url];

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
+import { adminEnv, runCli, type CliRun } from '../support/cli';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +25,6 @@ import { makeTestPki } from '../support/tls';
  * the same report from the deployed scan's `{"action":"doctor"}`, and plan's reachability lines.
  */
 
-const BIN = fileURLToPath(new URL('../../bin/key-rotator.js', import.meta.url));
 const pki = makeTestPki();
 const TOKEN = `11${'b2'.repeat(16)}`;
 const VIEWER_TOKEN = `11${'c3'.repeat(16)}`;
@@ -41,41 +39,14 @@ let planConfigPath: string;
 let closedPort: number;
 let rawConfig: Record<string, unknown>;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'],
-    HOME: process.env['HOME'],
-    TMPDIR: process.env['TMPDIR'],
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: cloud.aws.admin.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: cloud.aws.admin.secretAccessKey,
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--endpoint', cloud.aws.url], {
-      cwd: dir,
-      env,
-      stdio: 'pipe',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
+const cli = (args: string[]): Promise<Run> =>
+  runCli([...args, '--endpoint', cloud.aws.url], {
+    env: adminEnv(cloud.aws.admin),
+    cwd: dir,
+    timeoutMs: 120_000,
   });
-}
 
 /** A port nothing listens on: taken from the system, then released. */
 async function closedTcpPort(): Promise<number> {

@@ -479,6 +479,69 @@ describe('serverless package --stage ci with the VPC parameters (Jenkins on a pr
   });
 });
 
+describe('the target-account role (deploy/target-account-role.json)', () => {
+  let target: CfnTemplate;
+  beforeAll(async () => {
+    target = JSON.parse(
+      await readFile(
+        fileURLToPath(new URL('../../deploy/target-account-role.json', import.meta.url)),
+        'utf8',
+      ),
+    ) as CfnTemplate;
+  });
+  /**
+   * What the functions may do to users, groups, policies and trails: what they may do in another account. The
+   * account-wide inventory is not among it: in other accounts the managed users are read directly.
+   */
+  const ACCOUNT_INVENTORY = new Set([
+    'iam:GenerateCredentialReport',
+    'iam:GetCredentialReport',
+    'iam:ListUsers',
+  ]);
+  const inAccountActions = (t: CfnTemplate) =>
+    new Set(
+      [...actionsByRole(t).values()]
+        .flat()
+        .filter((a) => /^(iam|cloudtrail):/.test(a) && !ACCOUNT_INVENTORY.has(a)),
+    );
+
+  it("passes the same least-privilege checks as the stack's roles (it serves no function of its own)", () => {
+    expect(
+      policyViolations(target, { ...CI, userPath: '/jenkins/' }).filter(
+        (v) => !/used by 0 functions/.test(v),
+      ),
+    ).toEqual([]);
+  });
+
+  it('holds exactly the user, group, policy and trail actions the three functions hold, nothing more', () => {
+    expect([...inAccountActions(target)].sort()).toEqual([...inAccountActions(template)].sort());
+  });
+
+  it("trusts only the stack's roles of that stage, with the external id", () => {
+    const doc = obj(props(target.Resources['TargetRole'])['AssumeRolePolicyDocument']);
+    const r = new Resolver(target, 'evaluate');
+    const [st] = r.list(doc['Statement']).map(obj);
+    expect(r.string(obj(st?.['Principal'])['AWS'])).toBe('arn:aws:iam::111122223333:root');
+    const cond = obj(st?.['Condition']);
+    expect(r.string(obj(cond['StringEquals'])['sts:ExternalId'])).toBe('jenkins-key-rotator');
+    const pattern = r.string(obj(cond['ArnLike'])['aws:PrincipalArn']);
+    // CloudFormation names a role without RoleName <stack>-<logical id>-<suffix>; the stack is <service>-<stage>.
+    const like = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    expect(like.test('arn:aws:iam::111122223333:role/jenkins-key-rotator-prod-ScanRole-1AB2C3D4E5F6')).toBe(
+      true,
+    );
+    expect(like.test('arn:aws:iam::111122223333:role/jenkins-key-rotator-dev-ScanRole-1AB2C3D4E5F6')).toBe(
+      false,
+    );
+    expect(like.test('arn:aws:iam::111122223333:role/admin')).toBe(false);
+    for (const id of ['RotateRole', 'ScanRole', 'EmergencyRole'])
+      expect(
+        template.Resources[id]?.Properties?.['RoleName'],
+        `${id} keeps its generated name`,
+      ).toBeUndefined();
+  });
+});
+
 describe('without its configuration', () => {
   it('refuses to package, naming the missing file and the commands that create and check it', async () => {
     const out = join(dir, 'not-packaged');

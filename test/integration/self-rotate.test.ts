@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
+import { runCli, type CliRun } from '../support/cli';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,39 +236,14 @@ describe('key-rotator self-rotate, under the self-only policy', () => {
   });
 });
 
-const BIN = fileURLToPath(new URL('../../bin/key-rotator.js', import.meta.url));
-
 /** The key-rotator command as a child process, with only the environment given (no admin credentials). */
-async function cli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   const dir = await mkdtemp(join(tmpdir(), 'jkr-self-cli-'));
   const configPath = join(dir, 'rotator.config.json');
   await writeFile(configPath, JSON.stringify(rawConfig));
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [BIN, '--config', configPath, '--endpoint', cloud.aws.url, ...args],
-      {
-        cwd: dir,
-        env: {
-          PATH: process.env['PATH'],
-          HOME: dir,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          AWS_REGION: 'us-east-1',
-          [TOKEN_ENV]: process.env[TOKEN_ENV],
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runCli(['--config', configPath, '--endpoint', cloud.aws.url, ...args], {
+    cwd: dir,
+    env: { HOME: dir, AWS_REGION: 'us-east-1', [TOKEN_ENV]: process.env[TOKEN_ENV], ...env },
   });
 }
 

@@ -17,6 +17,8 @@ export interface CfnResource {
 }
 
 export interface CfnTemplate {
+  /** A hand-written template's parameters: a Ref to one resolves to its Default. */
+  Parameters?: Record<string, { Default?: string | number }>;
   Resources: Record<string, CfnResource>;
   Conditions?: Record<string, Json>;
   Outputs?: JsonObject;
@@ -78,6 +80,11 @@ export class Resolver {
         if (arg === 'AWS::NoValue') return [];
         const pseudo = PSEUDO[arg];
         if (pseudo !== undefined) return [pseudo];
+        const param = this.template.Parameters?.[arg];
+        if (param) {
+          if (param.Default === undefined) throw new Error(`parameter ${arg} has no Default to resolve to`);
+          return [String(param.Default)];
+        }
         if (!this.template.Resources[arg]) throw new Error(`Ref to unknown resource ${arg}`);
         return [refOf(arg)];
       }
