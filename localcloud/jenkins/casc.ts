@@ -2,7 +2,8 @@
  * Jenkins Configuration-as-Code: the export (ConfigurationAsCode.export) built from the emulator's state, and the
  * reload that puts back what the JCasC source defines (README: Configuration as Code).
  */
-import type { Credential } from './credentials';
+import { constructCredential, type Credential } from './credentials';
+import { isIdTokenCredential } from './oidc';
 import type { JenkinsState } from './state';
 
 /** CNode: a mapping (entries sorted by key on output), a sequence, or a scalar. */
@@ -107,14 +108,19 @@ const SYMBOLS: Record<Credential['cls']['kind'], string> = {
   aws: 'aws',
   usernamePassword: 'usernamePassword',
   string: 'string',
+  idToken: 'idToken',
+  idTokenFile: 'idTokenFile',
 };
 
-/** A credential as its DataBoundConfigurator describes it: Secrets encrypted, strings as they are. */
+/**
+ * A credential as its DataBoundConfigurator describes it: Secrets encrypted, strings as they are. What is no
+ * constructor parameter or setter (an ID-token credential's private key) is not an attribute.
+ */
 function describeCredential(state: JenkinsState, c: Credential): CNode {
   const attrs: CMapping = {};
   for (const f of c.cls.fields) {
     const v = c.values[f.name];
-    if (v === undefined) continue;
+    if (v === undefined || f.internal) continue;
     if (f.type === 'secret') attrs[f.name] = { scalar: state.secrets.encrypt(String(v)) };
     else if (f.type === 'scope' || f.type === 'integer' || f.type === 'boolean') attrs[f.name] = raw(v);
     else attrs[f.name] = str(String(v));
@@ -173,14 +179,24 @@ export function cascExport(state: JenkinsState): string {
 
 /**
  * `POST /configuration-as-code/reload`: the source is applied again, so every credential it defines gets the value the
- * source gives it back (re-created if it was deleted). Returns the ids put back.
+ * source gives it back (re-created if it was deleted). An ID-token credential is constructed anew, so it gets a new key
+ * pair on every reload (oidc-provider-plugin issue #97). Returns the ids put back.
  */
 export function cascReload(state: JenkinsState): string[] {
   const restored: string[] = [];
   for (const [id, source] of state.casc.credentials) {
+    const values = source.credential.values;
     state.putCredential(
       'system',
-      { cls: source.credential.cls, values: { ...source.credential.values } },
+      isIdTokenCredential(source.credential)
+        ? constructCredential(source.credential.cls.kind, {
+            scope: values['scope'] === 'SYSTEM' ? 'SYSTEM' : 'GLOBAL',
+            id,
+            description: typeof values['description'] === 'string' ? values['description'] : undefined,
+            issuer: values['issuer'],
+            audience: values['audience'],
+          })
+        : { cls: source.credential.cls, values: { ...values } },
       source.domain,
     );
     restored.push(id);

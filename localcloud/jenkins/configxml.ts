@@ -3,20 +3,20 @@
  * writes the live objects (README: Job and folder config.xml). Secret fields are written encrypted (`{AQAAAB…}`);
  * plain strings, environment variables included, are written as they are.
  */
-import type { Credential } from './credentials';
+import { pluginOfClass, type Credential } from './credentials';
 import { pluginAttr } from './plugins';
 import { envVarsEntries, envVarsNodeProperty, opt, toXmlDocument, x, type XNode } from './xstream';
 import { parametersOf, type AgentNode, type Folder, type JenkinsState, type Job } from './state';
 
 /** A credential as it sits in a store's XML: the class with its plugin, its fields, every Secret encrypted. */
 export function credentialNode(state: JenkinsState, c: Credential): XNode {
-  const shortName = c.cls.plugin.split('@')[0] ?? 'credentials';
+  const shortName = pluginOfClass(c.cls);
   const fields = c.cls.fields.flatMap((f): XNode[] => {
     const v = c.values[f.name];
     if (v === undefined) return [];
     return [x(f.name, f.type === 'secret' ? state.secrets.encrypt(String(v)) : String(v))];
   });
-  return x(c.cls.className, fields, pluginAttr(state.plugins, shortName));
+  return x(c.cls.element, fields, pluginAttr(state.plugins, shortName));
 }
 
 /** FolderCredentialsProvider.FolderCredentialsProperty: the folder's store, domain by domain. */

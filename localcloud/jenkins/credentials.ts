@@ -1,21 +1,46 @@
 import { randomUUID } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { loadPrivateKey, newPrivateKey } from './oidc-keys';
 
-export type CredentialKind = 'aws' | 'usernamePassword' | 'string';
+export type CredentialKind = 'aws' | 'usernamePassword' | 'string' | 'idToken' | 'idTokenFile';
 export type CredentialScope = 'GLOBAL' | 'SYSTEM' | 'USER';
 type FieldType = 'string' | 'secret' | 'scope' | 'integer' | 'boolean';
 export type FieldValue = string | number | boolean;
 
+export interface CredentialField {
+  name: string;
+  type: FieldType;
+  /** A @DataBoundSetter with Util.fixEmpty: the UI path leaves the field null when blank (the XML path does not). */
+  fixEmpty?: true;
+  /** Made by the constructor, never bound from a form or a seed (the ID-token key pair). */
+  generate?: () => string;
+  /** Never leaves Jenkins: no JCasC attribute, not shown by `/_localcloud/state` (redacted/encrypted like any Secret). */
+  internal?: true;
+}
+
 export interface CredentialClass {
   kind: CredentialKind;
+  /** The Java class name (form submissions' `$class`). */
   className: string;
+  /** The XStream element name: the class name with `_` doubled and `$` as `_-` (XmlFriendlyNameCoder). */
+  element: string;
   /** `shortName@version` written as the root's `plugin` attribute on GET (jenkins-api.md §4.4). */
   plugin: string;
   /** The descriptor display name, exported as `typeName` (§4.3). */
   typeName: string;
   /** Serialization order: superclass fields first (§4.4, §6). */
-  fields: readonly { name: string; type: FieldType }[];
+  fields: readonly CredentialField[];
+  /** readResolve after unmarshalling: throws the message of what Jenkins would fail with. */
+  readResolve?: (values: Readonly<Record<string, FieldValue>>) => void;
 }
+
+/** XStream's XmlFriendlyNameCoder: `$` → `_-`, `_` → `__`. */
+export const xstreamElement = (className: string): string =>
+  className.replace(/_/g, '__').replace(/\$/g, '_-');
+
+/** Decoding an element name: `_-` → `$`, `__` → `_`, a lone `_` stays. */
+export const xstreamClassName = (element: string): string =>
+  element.replace(/_-|__/g, (m) => (m === '_-' ? '$' : '_'));
 
 const BASE_FIELDS = [
   { name: 'scope', type: 'scope' },
@@ -26,6 +51,7 @@ const BASE_FIELDS = [
 export const AWS_CLASS: CredentialClass = {
   kind: 'aws',
   className: 'com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl',
+  element: 'com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl',
   plugin: 'aws-credentials@262.v0efb_28f71f94',
   typeName: 'AWS Credentials',
   fields: [
@@ -42,6 +68,7 @@ export const AWS_CLASS: CredentialClass = {
 export const USERNAME_PASSWORD_CLASS: CredentialClass = {
   kind: 'usernamePassword',
   className: 'com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl',
+  element: 'com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl',
   plugin: 'credentials@1502.v5c95e620ddfe',
   typeName: 'Username with password',
   fields: [
@@ -55,16 +82,59 @@ export const USERNAME_PASSWORD_CLASS: CredentialClass = {
 export const STRING_CLASS: CredentialClass = {
   kind: 'string',
   className: 'org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl',
+  element: 'org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl',
   plugin: 'plain-credentials@195.vb_906e9073dee',
   typeName: 'Secret text',
   fields: [...BASE_FIELDS, { name: 'secret', type: 'secret' }],
 };
 
+/**
+ * IdTokenCredentials (BaseStandardCredentials): `privateKey` a Secret holding the base64 PKCS#8 RSA private key made
+ * by the constructor, `issuer` and `audience` strings set through fixEmpty setters. readResolve rebuilds the key pair
+ * from `privateKey`, so a document without a readable one fails (NullPointerException, InvalidKeySpecException).
+ */
+const idTokenClass = (
+  kind: 'idToken' | 'idTokenFile',
+  simpleName: string,
+  typeName: string,
+): CredentialClass => {
+  const className = `io.jenkins.plugins.oidc_provider.${simpleName}`;
+  return {
+    kind,
+    className,
+    element: xstreamElement(className),
+    plugin: 'oidc-provider@170.v15f73e25a_e28',
+    typeName,
+    fields: [
+      ...BASE_FIELDS,
+      { name: 'privateKey', type: 'secret', generate: newPrivateKey, internal: true },
+      { name: 'issuer', type: 'string', fixEmpty: true },
+      { name: 'audience', type: 'string', fixEmpty: true },
+    ],
+    readResolve: (values) => {
+      const key = values['privateKey'];
+      loadPrivateKey(typeof key === 'string' ? key : undefined);
+    },
+  };
+};
+
+export const ID_TOKEN_CLASS = idTokenClass('idToken', 'IdTokenStringCredentials', 'OpenID Connect id token');
+export const ID_TOKEN_FILE_CLASS = idTokenClass(
+  'idTokenFile',
+  'IdTokenFileCredentials',
+  'OpenID Connect id token as file',
+);
+
 export const CREDENTIAL_CLASSES: readonly CredentialClass[] = [
   AWS_CLASS,
   USERNAME_PASSWORD_CLASS,
   STRING_CLASS,
+  ID_TOKEN_CLASS,
+  ID_TOKEN_FILE_CLASS,
 ];
+
+/** The plugin a credential class comes from (`aws-credentials`, `oidc-provider`, …). */
+export const pluginOfClass = (cls: CredentialClass): string => cls.plugin.split('@')[0] ?? 'credentials';
 
 export const classOfKind = (kind: CredentialKind): CredentialClass =>
   CREDENTIAL_CLASSES.find((c) => c.kind === kind) ?? AWS_CLASS;
@@ -114,10 +184,15 @@ export function displayName(c: Credential): string {
     }
     case 'usernamePassword':
       return `${str(c, 'username') ?? 'null'}/******${suffix}`;
-    case 'string': {
+    case 'string':
+    case 'idToken': {
+      // StringCredentials.NameProvider
       const id = credentialId(c);
       return description ?? (id !== undefined && !isUuid(id) ? id : 'Secret text');
     }
+    case 'idTokenFile':
+      // FileCredentials.NameProvider, getFileName() being "id_token"
+      return `id_token${suffix}`;
   }
 }
 
@@ -156,14 +231,14 @@ export function escapeXmlText(s: string): string {
  * indentation, null fields omitted, every Secret as `<secret-redacted/>` (§4.4).
  */
 export function toRedactedXml(c: Credential): string {
-  const lines = [`<${c.cls.className} plugin="${escapeXmlText(c.cls.plugin)}">`];
+  const lines = [`<${c.cls.element} plugin="${escapeXmlText(c.cls.plugin)}">`];
   for (const f of c.cls.fields) {
     const v = c.values[f.name];
     if (v === undefined) continue;
     if (f.type === 'secret') lines.push(`  <${f.name}>`, '    <secret-redacted/>', `  </${f.name}>`);
     else lines.push(`  <${f.name}>${escapeXmlText(String(v))}</${f.name}>`);
   }
-  lines.push(`</${c.cls.className}>`);
+  lines.push(`</${c.cls.element}>`);
   return lines.join('\n');
 }
 
@@ -279,13 +354,17 @@ function convert(type: FieldType, text: string): FieldValue | undefined {
 }
 
 /**
- * Items.XSTREAM.unmarshal of a credential document (§4.5, §4.7): the root names the class; known child elements are
- * read by field type; unknown children and unconvertible values are ignored (RobustReflectionConverter); omitted
- * fields stay null. Throws CredentialDocumentError for what Jenkins answers with 500.
+ * Items.XSTREAM.unmarshal of a credential document (§4.5, §4.7): the root names the class (XStream-encoded, see
+ * xstreamClassName) among those of the installed plugins (`classes`); known child elements are read by field type;
+ * unknown children and unconvertible values are ignored (RobustReflectionConverter); omitted fields stay null; then the
+ * class' readResolve runs. Throws CredentialDocumentError for what Jenkins answers with 500.
  */
-export function parseCredentialXml(xml: string): Credential {
+export function parseCredentialXml(
+  xml: string,
+  classes: readonly CredentialClass[] = CREDENTIAL_CLASSES,
+): Credential {
   const { tag, children } = parseDocument(xml);
-  const cls = CREDENTIAL_CLASSES.find((c) => c.className === tag);
+  const cls = classes.find((c) => c.className === xstreamClassName(tag));
   if (!cls)
     throw new CredentialDocumentError(`com.thoughtworks.xstream.mapper.CannotResolveClassException: ${tag}`);
   const values: Record<string, FieldValue> = {};
@@ -295,6 +374,13 @@ export function parseCredentialXml(xml: string): Credential {
     if (!field || !name) continue;
     const value = convert(field.type, elementValue(childrenOf(child, name)));
     if (value !== undefined) values[field.name] = value;
+  }
+  try {
+    cls.readResolve?.(values);
+  } catch (err) {
+    throw new CredentialDocumentError(
+      `com.thoughtworks.xstream.converters.ConversionException: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return { cls, values };
 }
@@ -310,13 +396,22 @@ export interface CredentialInit {
 
 /**
  * What the class' @DataBoundConstructor and setters produce (the UI path): blank id → random UUID, null strings → "",
- * `usernameSecret` false by default, `stsTokenDuration` null when it equals the default 3600.
+ * blank fixEmpty fields → null, `usernameSecret` false by default, `stsTokenDuration` null when it equals the default
+ * 3600, a new key pair for an ID-token credential.
  */
 export function constructCredential(kind: CredentialKind, init: CredentialInit): Credential {
   const cls = classOfKind(kind);
   const values: Record<string, FieldValue> = {};
   for (const f of cls.fields) {
     const v = init[f.name];
+    if (f.generate) {
+      values[f.name] = f.generate();
+      continue;
+    }
+    if (f.fixEmpty) {
+      if (v !== undefined && String(v) !== '') values[f.name] = String(v);
+      continue;
+    }
     switch (f.type) {
       case 'scope':
         if (v === 'GLOBAL' || v === 'SYSTEM' || v === 'USER') values[f.name] = v;
@@ -337,15 +432,21 @@ export function constructCredential(kind: CredentialKind, init: CredentialInit):
   return { cls, values };
 }
 
-/** Binds the `credentials` object of a form-mode createCredentials submission (`$class` or `stapler-class`). */
-export function credentialFromForm(json: unknown): Credential {
+/**
+ * Binds the `credentials` object of a form-mode createCredentials submission (`$class` or `stapler-class`, a class of
+ * an installed plugin).
+ */
+export function credentialFromForm(
+  json: unknown,
+  classes: readonly CredentialClass[] = CREDENTIAL_CLASSES,
+): Credential {
   const obj = (
     json && typeof json === 'object' ? (json as Record<string, unknown>)['credentials'] : undefined
   ) as Record<string, unknown> | undefined;
   if (!obj || typeof obj !== 'object')
     throw new CredentialDocumentError('net.sf.json.JSONException: no credentials');
   const className = obj['$class'] ?? obj['stapler-class'];
-  const cls = CREDENTIAL_CLASSES.find((c) => c.className === className);
+  const cls = classes.find((c) => c.className === className);
   if (!cls) throw new CredentialDocumentError(`java.lang.ClassNotFoundException: ${String(className)}`);
   const init: CredentialInit = {};
   for (const f of cls.fields) {

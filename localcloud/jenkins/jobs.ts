@@ -1,10 +1,8 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { JENKINS_BUILD_ORIGIN, ORIGIN_HEADER } from '../calls';
+import { checkSignal, clientConfig, ecrLogin, markBuildOrigin } from './canary-aws';
 import { awsKeyPair, credentialId, secretsOf, type Credential } from './credentials';
 import { bean, type Bean, type Exported } from './export';
+import { runWebIdentityCheck } from './web-identity';
 import {
   QUEUE_LEFT_ITEM_TTL_MS,
   fullName,
@@ -20,7 +18,6 @@ import {
 } from './state';
 
 const DEFAULT_QUIET_PERIOD_MS = 50;
-const CHECK_TIMEOUT_MS = 30_000;
 
 const timers = new WeakMap<JenkinsState, Set<NodeJS.Timeout>>();
 
@@ -154,14 +151,16 @@ export function resolveJobCredential(
   state: JenkinsState,
   job: Job,
   id: string,
-): { credential: Credential; store: string } | undefined {
-  const stores: { folder: Folder; label: string }[] = [];
-  for (let f: Folder | undefined = job.parent; f; f = f.parent)
-    stores.push({ folder: f, label: f === state.root ? 'system' : `folder ${fullName(f)}` });
-  for (const { folder, label } of stores)
+): { credential: Credential; store: string; folder: Folder } | undefined {
+  for (let folder: Folder | undefined = job.parent; folder; folder = folder.parent)
     for (const domain of folder.store.domains.values())
       for (const c of domain.credentials)
-        if (credentialId(c) === id && c.values['scope'] !== 'SYSTEM') return { credential: c, store: label };
+        if (credentialId(c) === id && c.values['scope'] !== 'SYSTEM')
+          return {
+            credential: c,
+            store: folder === state.root ? 'system' : `folder ${fullName(folder)}`,
+            folder,
+          };
   return undefined;
 }
 
@@ -186,6 +185,7 @@ async function runCheck(
     log(`ERROR: Could not find credentials entry with ID '${spec.credentialId}'`);
     return 'FAILURE';
   }
+  if (check === 'web-identity') return runWebIdentityCheck(state, build, found, log, masks);
   const pair = awsKeyPair(found.credential);
   if (!pair) {
     log(
@@ -203,17 +203,15 @@ async function runCheck(
     log('ERROR: no AWS endpoint is configured for this emulator (awsEndpoint)');
     return 'FAILURE';
   }
-  const region = spec.region ?? 'us-east-1';
-  const config = {
-    region,
+  const target = {
+    region: spec.region ?? 'us-east-1',
     endpoint,
     credentials: { accessKeyId: pair.accessKeyId, secretAccessKey: pair.secretAccessKey },
-    maxAttempts: 1,
   };
-  const abortSignal = AbortSignal.any([state.lifetime.signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]);
+  const abortSignal = checkSignal(state);
   if (check === 'sts-identity') {
-    const sts = new STSClient(config);
-    sts.middlewareStack.add(markOrigin, MARK_ORIGIN);
+    const sts = new STSClient(clientConfig(target));
+    markBuildOrigin(sts);
     try {
       const out = await sts.send(new GetCallerIdentityCommand({}), { abortSignal });
       log(`[localcloud] sts:GetCallerIdentity → ${out.Arn ?? '(no ARN)'} (account ${out.Account ?? '?'})`);
@@ -226,82 +224,7 @@ async function runCheck(
       sts.destroy();
     }
   }
-  const ecr = new ECRClient(config);
-  ecr.middlewareStack.add(markOrigin, MARK_ORIGIN);
-  try {
-    const out = await ecr.send(new GetAuthorizationTokenCommand({}), { abortSignal });
-    const data = out.authorizationData?.[0];
-    const token = data?.authorizationToken;
-    const proxyEndpoint = data?.proxyEndpoint;
-    if (!token || !proxyEndpoint) {
-      log('ERROR: ecr:GetAuthorizationToken returned no authorization data');
-      return 'FAILURE';
-    }
-    const decoded = Buffer.from(token, 'base64').toString('utf8');
-    masks.push(token, decoded.slice(decoded.indexOf(':') + 1));
-    log(
-      `[localcloud] ecr:GetAuthorizationToken → token for ${proxyEndpoint}, expires ${data.expiresAt?.toISOString() ?? '?'}`,
-    );
-    const { status, via } = await registryPing(proxyEndpoint, token, endpoint, abortSignal);
-    log(`[localcloud] GET ${proxyEndpoint}/v2/${via ? ` (through ${via})` : ''} → ${status}`);
-    if (status !== 200) {
-      log('ERROR: the registry did not accept the authorization token');
-      return 'FAILURE';
-    }
-    log('Login Succeeded');
-    return 'SUCCESS';
-  } finally {
-    ecr.destroy();
-  }
-}
-
-/** Marks an SDK client's requests as the build's own, so the AWS emulator's call record can tell them apart. */
-const markOrigin =
-  <A extends { request: unknown }, R>(next: (args: A) => R) =>
-  (args: A): R => {
-    const request = args.request as { headers?: Record<string, string> };
-    if (request.headers) request.headers[ORIGIN_HEADER] = JENKINS_BUILD_ORIGIN;
-    return next(args);
-  };
-const MARK_ORIGIN = { step: 'build', name: 'localcloudOriginHeader' } as const;
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-/**
- * `GET {proxyEndpoint}/v2/` with the token as Basic auth. A registry host that is not local (a real-looking
- * `*.dkr.ecr.*.amazonaws.com`) is reached through the AWS emulator with that Host header: nothing leaves the machine.
- */
-function registryPing(
-  proxyEndpoint: string,
-  token: string,
-  awsEndpoint: string,
-  signal: AbortSignal,
-): Promise<{ status: number; via?: string }> {
-  const target = new URL('/v2/', proxyEndpoint);
-  const local = LOOPBACK.has(target.hostname);
-  const url = local ? target : new URL('/v2/', awsEndpoint);
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(
-      url,
-      {
-        method: 'GET',
-        headers: {
-          authorization: `Basic ${token}`,
-          host: target.host,
-          [ORIGIN_HEADER]: JENKINS_BUILD_ORIGIN,
-        },
-        signal,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(local ? {} : { via: awsEndpoint }) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return ecrLogin(target, log, masks, abortSignal);
 }
 
 // --- JSON API beans ---------------------------------------------------------------------------------------------

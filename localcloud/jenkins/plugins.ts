@@ -97,6 +97,18 @@ export const KNOWN_PLUGINS: Readonly<Record<string, Known>> = {
     requiredCoreVersion: '2.479.3',
     dependencies: [dep('script-security', '1373.vb_b_4a_a_c26fa_00')],
   },
+  'oidc-provider': {
+    longName: 'OpenID Connect Provider',
+    version: '170.v15f73e25a_e28',
+    requiredCoreVersion: '2.516.3',
+    dependencies: [
+      dep('credentials', '1502.v5c95e620ddfe'),
+      dep('plain-credentials', '195.vb_906e9073dee'),
+      dep('jjwt-api', '0.11.5-120.v0268cf544b_89'),
+      dep('workflow-api', '1373.v7b_813f10efa_b_'),
+      dep('configuration-as-code', '1971.vf9280461ea_89', true),
+    ],
+  },
   'folder-properties': {
     longName: 'Folder Properties Plugin',
     version: '1.2.1',

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  CREDENTIAL_CLASSES,
   CredentialDocumentError,
   credentialFromForm,
+  pluginOfClass,
   credentialId,
   displayName,
   parseCredentialXml,
@@ -12,6 +14,7 @@ import { api, can, deny, isApiJson, notFound, page, redirect, requestOrigin, typ
 import { ExportMap, bean, type Bean } from './export';
 import { buildBean, groupBean, jobBean, queueItem, queueItemBean, scheduleBuild } from './jobs';
 import { itemConfigXml, primaryViewConfigXml, routeCasc, routeComputers, routePluginManager } from './manage';
+import { routeIdTokenDescriptor } from './oidc-routes';
 import {
   escapeHtml,
   sendEmpty,
@@ -69,6 +72,7 @@ export function route(ctx: Ctx, segments: string[]): void {
       groupBean(ctx.state, group, (item) => can(ctx, 'Job/Read', item)),
     );
   if (rest[0] === 'credentials') return routeCredentialsAction(ctx, group, rest.slice(1));
+  if (rest[0] === 'descriptorByName') return routeIdTokenDescriptor(ctx, group, rest.slice(1));
   if (group === ctx.state.root) {
     if (rest[0] === 'crumbIssuer') return routeCrumbIssuer(ctx, rest.slice(1));
     if (rest[0] === 'queue') return routeQueue(ctx, rest.slice(1));
@@ -282,6 +286,10 @@ function oopsOn<T>(ctx: Ctx, fn: () => T): T | undefined {
   }
 }
 
+/** The credential classes XStream and Stapler can resolve: those of the installed, active plugins. */
+const installedClasses = (ctx: Ctx) =>
+  CREDENTIAL_CLASSES.filter((c) => ctx.state.hasPlugin(pluginOfClass(c)));
+
 /** DomainWrapper.doCreateCredentials (§4.7). */
 function createCredentials(ctx: Ctx, domain: Domain, urlName: string): void {
   if (ctx.method !== 'POST') return sendRequirePost(ctx.res, ctx.state);
@@ -290,7 +298,7 @@ function createCredentials(ctx: Ctx, domain: Domain, urlName: string): void {
   if (contentType === undefined) return sendFailure(ctx.res, ctx.state, 'No Content-Type header set');
   if (contentType.startsWith('application/xml') || contentType.startsWith('text/xml')) {
     const added = oopsOn(ctx, () =>
-      addCredential(domain, parseCredentialXml(decodeBody(ctx.body, contentType))),
+      addCredential(domain, parseCredentialXml(decodeBody(ctx.body, contentType), installedClasses(ctx))),
     );
     if (added === undefined) return;
     return sendEmpty(ctx.res, added ? 200 : 409);
@@ -303,7 +311,9 @@ function createCredentials(ctx: Ctx, domain: Domain, urlName: string): void {
       400,
       ctx.body.length ? 'This page expects a form submission' : 'Nothing is submitted',
     );
-  const added = oopsOn(ctx, () => addCredential(domain, credentialFromForm(JSON.parse(json))));
+  const added = oopsOn(ctx, () =>
+    addCredential(domain, credentialFromForm(JSON.parse(json), installedClasses(ctx))),
+  );
   if (added === undefined) return;
   if (acceptsJson(ctx.req))
     return notification(
@@ -333,7 +343,11 @@ function credentialConfigXml(ctx: Ctx, domain: Domain, credential: Credential): 
       if (!can(ctx, 'Credentials/Update')) return deny(ctx, 'Credentials/Update');
       const contentType = ctx.req.headers['content-type'];
       const done = oopsOn(ctx, () => {
-        updateCredential(domain, credential, parseCredentialXml(decodeBody(ctx.body, contentType)));
+        updateCredential(
+          domain,
+          credential,
+          parseCredentialXml(decodeBody(ctx.body, contentType), installedClasses(ctx)),
+        );
         return true;
       });
       if (done) sendEmpty(ctx.res, 200);

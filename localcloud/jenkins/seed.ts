@@ -1,6 +1,13 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { z } from 'zod';
-import { constructCredential, credentialId, parseCredentialXml, type Credential } from './credentials';
+import {
+  constructCredential,
+  credentialId,
+  parseCredentialXml,
+  pluginOfClass,
+  type Credential,
+} from './credentials';
+import { OIDC_PLUGIN, STANDARD_CLAIMS, isIdTokenCredential } from './oidc';
 import { pluginOf } from './plugins';
 import { PERMISSION_NAMES } from './security';
 import { itemUrl, viewOf, type JenkinsState, type StoreRef } from './state';
@@ -39,8 +46,37 @@ const credentialSeed = z.union([
       usernameSecret: z.boolean().optional(),
     }),
     z.strictObject({ ...common, kind: z.literal('string'), secret: z.string() }),
+    // oidc-provider: the key pair is made here, as the constructor does; blank issuer/audience are null.
+    ...(['idToken', 'idTokenFile'] as const).map((kind) =>
+      z.strictObject({
+        ...common,
+        kind: z.literal(kind),
+        /** The issuer override: tokens say this `iss`, and its JWKS must be published there. */
+        issuer: z.string().optional(),
+        audience: z.string().optional(),
+      }),
+    ),
   ]),
 ]);
+
+const claimTemplate = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .refine(
+      (n) => !STANDARD_CLAIMS.has(n),
+      'a claim template may not set a standard claim (iss, aud, exp, iat, …)',
+    ),
+  format: z.string(),
+  type: z.enum(['string', 'boolean', 'integer']).optional(),
+});
+
+/** IdTokenConfiguration (JCasC `security.idToken`); lists replace the current ones. */
+const idTokenSeed = z.strictObject({
+  tokenLifetime: z.number().int().positive().optional(),
+  claimTemplates: z.array(claimTemplate).optional(),
+  buildClaimTemplates: z.array(claimTemplate).optional(),
+});
 
 /** Environment variables: names without `=` or whitespace. */
 const envName = z.string().regex(/^[^=\s]+$/, 'an environment variable name has no "=" and no whitespace');
@@ -97,11 +133,19 @@ const jobSeed = z
     type: z.enum(['freestyle', 'pipeline']).optional(),
     parameters: z.array(parameterSeed).optional(),
     disabled: z.boolean().optional(),
-    check: z.enum(['sts-identity', 'ecr-login', 'noop']).optional(),
+    check: z.enum(['sts-identity', 'ecr-login', 'web-identity', 'noop']).optional(),
     credentialId: z.string().min(1).optional(),
     region: z.string().min(1).optional(),
     durationMs: z.number().int().nonnegative().max(600_000).optional(),
     expectedArn: z.string().optional(),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'a role ARN: arn:aws:iam::ACCOUNT:role/NAME')
+      .optional(),
+    roleSessionName: z
+      .string()
+      .regex(/^[\w+=,.@-]{2,64}$/, 'a role session name: 2 to 64 of [\\w+=,.@-]')
+      .optional(),
     quietPeriodMs: z.number().int().nonnegative().max(600_000).optional(),
     description: z.string().optional(),
     env: envInjectSeed.optional(),
@@ -132,6 +176,15 @@ const jobSeed = z
         message: 'passwords (the EnvInject build wrapper) exist on freestyle jobs only',
       });
     const names = (job.parameters ?? []).map((p) => (typeof p === 'string' ? p : p.name));
+    if (job.check === 'web-identity' && job.roleArn === undefined && !names.includes('AWS_ROLE_ARN'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roleArn'],
+        message: 'check web-identity needs roleArn (or an AWS_ROLE_ARN parameter)',
+      });
+    for (const field of ['roleArn', 'roleSessionName'] as const)
+      if (job[field] !== undefined && job.check !== 'web-identity')
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} is for check web-identity` });
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup !== undefined)
       ctx.addIssue({ code: 'custom', path: ['parameters'], message: `parameter ${dup} is defined twice` });
@@ -223,6 +276,10 @@ export const seedSchema = z.strictObject({
   nodes: z.array(nodeSeed).optional(),
   /** Configuration as Code: installs the plugin; its sources and the credentials its YAML defines. */
   jcasc: cascSeed.optional(),
+  /** The Jenkins URL (Manage Jenkins » System): absolute URLs in the JSON API, and the issuer of ID tokens. */
+  rootUrl: z.string().url().optional(),
+  /** The oidc-provider plugin's global configuration; installs the plugin. */
+  idToken: idTokenSeed.optional(),
 });
 
 export type SeedInput = z.input<typeof seedSchema>;
@@ -282,6 +339,17 @@ export function applySeed(state: JenkinsState, raw: SeedInput): SeedResult {
     state.plugins.set(plugin.shortName, plugin);
   }
   if (input.awsEndpoint !== undefined) state.awsEndpoint = input.awsEndpoint;
+  if (input.rootUrl !== undefined)
+    state.rootUrl = input.rootUrl.endsWith('/') ? input.rootUrl : `${input.rootUrl}/`;
+  if (input.idToken) {
+    state.ensurePlugin(OIDC_PLUGIN);
+    const t = input.idToken;
+    const templates = (list: z.output<typeof claimTemplate>[]) =>
+      list.map((c) => ({ name: c.name, format: c.format, type: c.type ?? 'string' }));
+    if (t.tokenLifetime !== undefined) state.idTokenConfig.tokenLifetime = t.tokenLifetime;
+    if (t.claimTemplates) state.idTokenConfig.claimTemplates = templates(t.claimTemplates);
+    if (t.buildClaimTemplates) state.idTokenConfig.buildClaimTemplates = templates(t.buildClaimTemplates);
+  }
   if (input.anonymousPermissions) state.anonymousPermissions = new Set(input.anonymousPermissions);
   const users = (input.users ?? []).map((u) => {
     const user = state.createUser(u.id, {
@@ -317,6 +385,7 @@ export function applySeed(state: JenkinsState, raw: SeedInput): SeedResult {
       const { store: _s, domain: _d, kind, ...fields } = seed;
       credential = constructCredential(kind, { ...fields, scope: fields.scope ?? 'GLOBAL' });
     }
+    if (isIdTokenCredential(credential)) state.ensurePlugin(pluginOfClass(credential.cls));
     state.putCredential(store, credential, domain);
     const view = viewOf(credential);
     return {

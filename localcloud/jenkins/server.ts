@@ -6,6 +6,7 @@ import { handleAdmin } from './admin';
 import { stopJobs } from './jobs';
 import { sendJettyError, sendOops } from './pages';
 import { can, deny, type Ctx } from './context';
+import { routeKeys, servesOidc } from './oidc-routes';
 import { ensureSession, route, routeWhoAmI } from './routes';
 import { authenticateBasic, crumbMatches } from './security';
 import { JenkinsState, type JenkinsStateOptions, type RequestLogEntry } from './state';
@@ -160,9 +161,10 @@ async function handle(state: JenkinsState, req: IncomingMessage, res: ServerResp
     ...(form ? { form } : {}),
   };
 
-  // 4. Jenkins.getTarget(): Overall/Read everywhere but a short allow-list.
+  // 4. Jenkins.getTarget(): Overall/Read everywhere but a short allow-list and the UnprotectedRootActions.
   const first = segments[0] ?? '';
   if (first === 'whoAmI') return routeWhoAmI(ctx, segments.slice(1));
+  if (servesOidc(state, first)) return routeKeys(state, res, rawPath);
   if (!UNPROTECTED.has(first) && !can(ctx, 'Overall/Read')) {
     return deny(ctx, 'Overall/Read');
   }

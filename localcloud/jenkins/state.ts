@@ -9,6 +9,7 @@ import {
   type Credential,
   type FieldValue,
 } from './credentials';
+import { defaultIdTokenConfiguration, type IdTokenConfiguration } from './oidc';
 import { DEFAULT_PLUGINS, pluginOf, type PluginInfo } from './plugins';
 import { SecretBox } from './secret';
 import { applySeed, type SeedInput, type SeedResult } from './seed';
@@ -63,7 +64,7 @@ export interface Folder {
   spec: FolderSpec;
 }
 
-export type JobCheck = 'sts-identity' | 'ecr-login' | 'noop';
+export type JobCheck = 'sts-identity' | 'ecr-login' | 'web-identity' | 'noop';
 export type BuildResult = 'SUCCESS' | 'FAILURE' | 'ABORTED';
 
 export type JobType = 'freestyle' | 'pipeline';
@@ -91,8 +92,18 @@ export interface JobSpec {
   region?: string;
   /** Minimum build duration. */
   durationMs?: number;
-  /** sts-identity: the caller ARN the key must authenticate as. */
+  /**
+   * sts-identity: the caller ARN the key must authenticate as. web-identity: the assumed-role ARN
+   * (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, or without `/SESSION`).
+   */
   expectedArn?: string;
+  /**
+   * web-identity: the role the build assumes with its ID token (the Jenkinsfile's `AWS_ROLE_ARN`); a build parameter
+   * named AWS_ROLE_ARN overrides it.
+   */
+  roleArn?: string;
+  /** web-identity: `--role-session-name`; default the build's BUILD_TAG (`jenkins-team-a-canary-7`). */
+  roleSessionName?: string;
   /** How long a queued item waits (the quiet period); default 50 ms. */
   quietPeriodMs?: number;
   description?: string;
@@ -171,6 +182,8 @@ export interface Build {
   console: string[];
   /** The access key id the check used, if it got that far. */
   accessKeyId?: string;
+  /** web-identity: the header and claims of the ID token the build got (never the token itself). */
+  idToken?: { header: Record<string, string>; claims: Record<string, string | number | boolean> };
 }
 
 export interface QueueItem {
@@ -280,6 +293,8 @@ export class JenkinsState {
   readonly nodes = new Map<string, AgentNode>();
   readonly plugins = new Map<string, PluginInfo>(DEFAULT_PLUGINS.map((n) => [n, pluginOf({ shortName: n })]));
   readonly casc: CascState = { sources: [], credentials: new Map() };
+  /** The oidc-provider plugin's global configuration (IdTokenConfiguration). */
+  idTokenConfig: IdTokenConfiguration = defaultIdTokenConfiguration();
 
   constructor(opts: JenkinsStateOptions = {}) {
     this.calls = opts.calls ?? new CallLog();
@@ -516,6 +531,7 @@ export class JenkinsState {
       globalEnv: this.globalEnv,
       nodes: [...this.nodes.values()],
       plugins: [...this.plugins.values()],
+      idToken: this.idTokenConfig,
       casc: {
         installed: this.hasPlugin('configuration-as-code'),
         sources: this.casc.sources,
@@ -574,11 +590,14 @@ export function viewOf(c: Credential): CredentialView {
     fields: Object.fromEntries(
       c.cls.fields.flatMap((f): [string, FieldValue][] => {
         const v = c.values[f.name];
-        return v === undefined ? [] : [[f.name, v]];
+        return v === undefined ? [] : [[f.name, f.internal ? INTERNAL_SHOWN_AS : v]];
       }),
     ),
   };
 }
+
+/** How `/_localcloud/state` shows a value that never leaves Jenkins (an ID-token credential's private key). */
+export const INTERNAL_SHOWN_AS = '(held by Jenkins, never shown)';
 
 export function buildView(state: JenkinsState, b: Build): unknown {
   return {
@@ -593,6 +612,7 @@ export function buildView(state: JenkinsState, b: Build): unknown {
     startedAt: new Date(b.startedAt).toISOString(),
     finishedAt: b.finishedAt === undefined ? null : new Date(b.finishedAt).toISOString(),
     accessKeyId: b.accessKeyId ?? null,
+    idToken: b.idToken ?? null,
     console: b.console.join('\n'),
   };
 }

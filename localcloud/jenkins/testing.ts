@@ -111,3 +111,37 @@ export async function pollUntil<T>(
   }
   throw new Error(`condition not reached after ${attempts} attempts`);
 }
+
+/**
+ * Triggers a build (`buildWithParameters` when `params` are given, else `build`) and follows Location → queue item →
+ * executable → the finished build, as a client would. Throws when Jenkins answers otherwise than expected.
+ */
+export async function runBuildOverHttp(
+  http: AxiosInstance,
+  auth: AxiosRequestConfig['auth'],
+  jobPath: string,
+  params?: Record<string, string>,
+): Promise<{ number: number; result: string | null; buildPath: string; console: string }> {
+  const trigger = await http.post(`${jobPath}/${params ? 'buildWithParameters' : 'build'}`, null, {
+    auth,
+    ...(params ? { params } : {}),
+  });
+  if (trigger.status !== 201) throw new Error(`trigger of ${jobPath} answered ${trigger.status}`);
+  const itemPath = new URL(String(trigger.headers['location'])).pathname;
+  const executable = await pollUntil(async () => {
+    const q = await http.get<{ _class: string; executable?: { url: string } }>(`${itemPath}api/json`, {
+      auth,
+    });
+    return q.data._class === 'hudson.model.Queue$LeftItem' ? q.data.executable : undefined;
+  });
+  const buildPath = new URL(executable.url).pathname;
+  const build = await pollUntil(async () => {
+    const b = await http.get<{ building: boolean; result: string | null; number: number }>(
+      `${buildPath}api/json?tree=building,result,number`,
+      { auth },
+    );
+    return b.data.building ? undefined : b.data;
+  });
+  const console = await http.get<string>(`${buildPath}consoleText`, { auth, responseType: 'text' });
+  return { number: build.number, result: build.result, buildPath, console: console.data };
+}
