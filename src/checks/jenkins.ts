@@ -70,6 +70,34 @@ export function cascCredentialIds(yaml: string): string[] {
 }
 
 /**
+ * Walks a controller's jobs and folders from the root, breadth first and bounded ({@link MAX_ITEMS} items,
+ * {@link MAX_DEPTH} levels), handing each readable config.xml to `visit`. Items whose configuration the user may not
+ * read are listed in `forbidden`; `truncated` says the bounds cut the walk short.
+ */
+export async function walkItems(
+  client: JenkinsClient,
+  visit: (fullName: string, configXml: string, className: string) => void,
+): Promise<{ forbidden: string[]; truncated: boolean }> {
+  const forbidden: string[] = [];
+  let read = 0;
+  const queue: { path: string; depth: number }[] = [{ path: '', depth: 0 }];
+  while (queue.length && read < MAX_ITEMS) {
+    const { path, depth } = queue.shift()!;
+    const items = await client.listItems(path || undefined);
+    for (const it of items ?? []) {
+      const full = path ? `${path}/${it.name}` : it.name;
+      if (read >= MAX_ITEMS) break;
+      read += 1;
+      const cfg = await client.itemConfigXml(full);
+      if (cfg === 'forbidden' || cfg === 'missing') forbidden.push(full);
+      else visit(full, cfg.xml, it.className);
+      if (CONTAINER.test(it.className) && depth + 1 < MAX_DEPTH) queue.push({ path: full, depth: depth + 1 });
+    }
+  }
+  return { forbidden, truncated: queue.length > 0 || read >= MAX_ITEMS };
+}
+
+/**
  * The checks of one controller. `managedCredentials`: the system-store credential ids of managed keys there (what a
  * Configuration-as-Code YAML could define and a reload put back).
  */
@@ -86,29 +114,16 @@ export async function checkController(
   };
 
   // Jobs and folders, walked from the root.
-  const forbidden: string[] = [];
-  let read = 0;
-  const queue: { path: string; depth: number }[] = [{ path: '', depth: 0 }];
+  let forbidden: string[] = [];
   try {
-    while (queue.length && read < MAX_ITEMS) {
-      const { path, depth } = queue.shift()!;
-      const items = await client.listItems(path || undefined);
-      for (const it of items ?? []) {
-        const full = path ? `${path}/${it.name}` : it.name;
-        if (read >= MAX_ITEMS) break;
-        read += 1;
-        const cfg = await client.itemConfigXml(full);
-        if (cfg === 'forbidden' || cfg === 'missing') forbidden.push(full);
-        else
-          report(
-            keysInXml(cfg.xml).filter((k) => !CREDENTIAL_STORE.test(k.field)),
-            { kind: 'jenkins-item', id: full, jenkins: url },
-          );
-        if (CONTAINER.test(it.className) && depth + 1 < MAX_DEPTH)
-          queue.push({ path: full, depth: depth + 1 });
-      }
-    }
-    if (queue.length || read >= MAX_ITEMS)
+    const walk = await walkItems(client, (full, cfg) =>
+      report(
+        keysInXml(cfg).filter((k) => !CREDENTIAL_STORE.test(k.field)),
+        { kind: 'jenkins-item', id: full, jenkins: url },
+      ),
+    );
+    forbidden = walk.forbidden;
+    if (walk.truncated)
       out.notChecked.push({
         group: 'jenkins-config',
         resource: jenkins,

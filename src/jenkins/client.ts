@@ -25,6 +25,19 @@ const optionsSchema = z.object({
   caCertificates: z.array(z.string().includes('-----BEGIN CERTIFICATE-----')).optional(),
 });
 
+/** createCredentials' JSON answer in form mode (credentials ≥ 1488). */
+const formAnswerSchema = z.object({
+  status: z.string().optional(),
+  data: z.object({ message: z.string().optional(), notificationType: z.string().optional() }).optional(),
+});
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 const listingSchema = z
   .object({ credentials: z.array(z.object({ id: z.string() }).loose()).optional() })
   .loose();
@@ -216,6 +229,63 @@ export class JenkinsClient {
       sensitive: [doc.secretAccessKey],
     });
     return res.status === 409 ? 'exists' : 'created';
+  }
+
+  /**
+   * createCredentials in form mode (jenkins-api.md §4.7): `json={"credentials": {...}}` is bound through the class's
+   * constructor, which is the only way to create credentials whose constructor makes something (the oidc-provider
+   * plugin's ID-token credentials generate their key pair there; an XML document would have none). With a JSON
+   * Accept header (credentials ≥ 1488) Jenkins says whether it was created or the id exists; an older plugin answers
+   * 302 either way, so the outcome is then read back: created, or already there. Never retried.
+   */
+  async createCredentialForm(
+    store: StoreRef,
+    credential: { $class: string; id: string; scope?: 'GLOBAL' | 'SYSTEM' } & Record<string, unknown>,
+  ): Promise<'created' | 'exists'> {
+    const path = `${storePath(store)}/createCredentials`;
+    credentialPath(store, credential.id);
+    const existed = (await this.describeAccess(store, credential.id)).exists;
+    if (existed) return 'exists';
+    const json = JSON.stringify({ credentials: { scope: 'GLOBAL', ...credential } });
+    const res = await this.#http.request({
+      method: 'POST',
+      path,
+      body: new URLSearchParams({ json }).toString(),
+      contentType: 'application/x-www-form-urlencoded; charset=utf-8',
+      expect: 'any',
+      retry: 'never',
+      pass: [302, 303],
+    });
+    const answer = formAnswerSchema.safeParse(safeJson(res.body));
+    if (answer.success && answer.data.data?.notificationType === 'ERROR')
+      return /already exist/i.test(answer.data.data.message ?? '') ? 'exists' : this.#formRefused(path, answer.data);
+    if (!(await this.describeAccess(store, credential.id)).exists)
+      throw new JenkinsError({
+        method: 'POST',
+        path,
+        status: res.status,
+        reason: 'bad-response',
+        detail: `Jenkins answered ${res.status} but credential ${credential.id} is not in the ${describeStore(store)}: is the plugin that provides ${credential.$class} installed?`,
+      });
+    return 'created';
+  }
+
+  #formRefused(path: string, answer: z.infer<typeof formAnswerSchema>): never {
+    throw new JenkinsError({
+      method: 'POST',
+      path,
+      reason: 'bad-response',
+      detail: `Jenkins refused the credential: ${answer.data?.message ?? 'no message'}`,
+    });
+  }
+
+  /** Jenkins' root URL as configured (Manage Jenkins » System » Jenkins URL): the base of absolute job URLs. */
+  async rootUrl(): Promise<string> {
+    const path = '/api/json?tree=url';
+    const res = await this.#http.request({ method: 'GET', path, expect: 'json', retry: 'idempotent' });
+    const parsed = z.object({ url: z.string().url() }).safeParse(JSON.parse(res.body));
+    if (!parsed.success) throw this.#badJson(path);
+    return parsed.data.url.endsWith('/') ? parsed.data.url : `${parsed.data.url}/`;
   }
 
   /** DELETE config.xml (§4.6). Resolves when the credential is gone, including when it was already absent (404). */
