@@ -33,7 +33,11 @@ const clockSchema = z.object({
   set: z.iso.datetime().optional(),
 });
 
-const configSchema = z.object({ propagationDelayMs: z.number().int().nonnegative().optional() });
+const configSchema = z.object({
+  propagationDelayMs: z.number().int().nonnegative().optional(),
+  /** How long CloudTrail takes to show an event in LookupEvents (AWS: about 5 minutes). */
+  trailDelayMs: z.number().int().nonnegative().optional(),
+});
 
 const rotationFunctionSchema = z.object({ arn: z.string().startsWith('arn:'), url: z.url() });
 
@@ -78,7 +82,22 @@ export function serializeState(state: AwsState): unknown {
         startLoggingTime: iso(t.startLoggingTime),
         stopLoggingTime: iso(t.stopLoggingTime),
       })),
-      roles: [...a.roles.values()],
+      roles: [...a.roles.values()].map((r) => ({
+        roleName: r.roleName,
+        roleId: r.roleId,
+        path: r.path,
+        arn: r.arn,
+        createDate: iso(r.createDate),
+        description: r.description,
+        maxSessionDuration: r.maxSessionDuration,
+        assumeRolePolicyDocument: r.assumeRolePolicyDocument,
+        permissions: r.permissions,
+        inlinePolicies: documents(r.inlinePolicies),
+        attachedPolicies: r.attachedPolicies,
+        tags: r.tags,
+        lastUsed: r.lastUsed && { ...r.lastUsed, date: iso(r.lastUsed.date) },
+      })),
+      oidcProviders: [...a.oidcProviders.values()].map((p) => ({ ...p, createDate: iso(p.createDate) })),
       secrets: [...a.secrets.values()].map((s) => ({
         ...s,
         versions: [...s.versions.values()].map((v) => ({
@@ -89,7 +108,12 @@ export function serializeState(state: AwsState): unknown {
         })),
       })),
     })),
-    sessions: [...state.sessions.values()].map((s) => ({ ...s, expiration: iso(s.expiration) })),
+    sessions: [...state.sessions.values()].map((s) => ({
+      ...s,
+      creationDate: iso(s.creationDate),
+      expiration: iso(s.expiration),
+    })),
+    trailDelayMs: state.trailDelayMs,
     faults: state.faults,
     rotations: state.rotations,
   };
@@ -116,7 +140,11 @@ export function handleAdmin(state: AwsState, req: IncomingMessage, res: ServerRe
       const c = parseOr400(configSchema);
       if (!c) return;
       if (c.propagationDelayMs !== undefined) state.propagationDelayMs = c.propagationDelayMs;
-      return send(res, 200, { propagationDelayMs: state.propagationDelayMs });
+      if (c.trailDelayMs !== undefined) state.trailDelayMs = c.trailDelayMs;
+      return send(res, 200, {
+        propagationDelayMs: state.propagationDelayMs,
+        trailDelayMs: state.trailDelayMs,
+      });
     }
     case 'POST /_localcloud/faults': {
       const f = parseOr400(faultSchema);

@@ -1,12 +1,14 @@
 import type { RequestContext, ServiceModule } from './context';
 import { AwsError } from './errors';
 import type { EventSelectorRecord, Tag, TrailRecord } from './state';
+import { lookupEvents } from './trail-events';
 
 /**
  * CloudTrail, JSON 1.1: trails per account and region (multi-Region trails appear in every other region as shadow
  * trails), logging on or off, and classic event selectors (management events read/write, on or off). Nothing is
  * delivered anywhere: no S3 bucket, SNS topic or log group is checked or written. Advanced event selectors are
- * stored and answered as they were put, not interpreted.
+ * stored and answered as they were put, not interpreted. LookupEvents reads the event history (trail-events.ts),
+ * which, as in AWS, needs no trail.
  */
 
 const TARGET_PREFIX = 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101';
@@ -309,6 +311,7 @@ export const cloudtrail: ServiceModule = {
       return selectorsView(trail);
     },
     GetEventSelectors: (ctx) => selectorsView(trailFor(ctx, 'TrailName')),
+    LookupEvents: lookupEvents,
   },
 };
 

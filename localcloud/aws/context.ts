@@ -24,6 +24,13 @@ export interface RequestContext {
   input: Record<string, unknown>;
   /** Emulated-clock epoch ms. */
   now: number;
+  /** The caller's IP address (CloudTrail's sourceIPAddress). */
+  sourceIp: string;
+  /**
+   * What CloudTrail records of this call, for the actions the service marks `trailed`: the handler fills in what
+   * it knows (request parameters without secrets, response elements, resources, or another identity).
+   */
+  trail: TrailNote;
   /** Throws AccessDenied in the protocol's shape when the caller may not act on `resource`. */
   authorize(action: string, resource: string): void;
   /** Lets a handler run work after it has answered (RotateSecret invokes its function asynchronously). */
@@ -31,6 +38,30 @@ export interface RequestContext {
 }
 
 export type ActionHandler = (ctx: RequestContext) => unknown;
+
+/** A resource a CloudTrail event names: its ARN (or id) and type (`AWS::IAM::Role`, `AWS::ECR::Repository`). */
+export interface TrailResource {
+  type: string;
+  name: string;
+  accountId?: string;
+  /** Listed by LookupEvents only, not in the event's own `resources` (STS's issued key and session). */
+  historyOnly?: true;
+}
+
+/** A handler's contribution to the CloudTrail event of its call (see trail-events.ts). */
+export interface TrailNote {
+  /** Replaces the caller's identity (AssumeRoleWithWebIdentity: the token's WebIdentityUser). */
+  userIdentity?: Record<string, unknown>;
+  /** The account whose event history gets the event; default: the caller's. */
+  accountId?: string;
+  /** Event history's `Username`; default: derived from the identity. */
+  username?: string;
+  requestParameters?: Record<string, unknown>;
+  /** Recorded on success only. */
+  responseElements?: Record<string, unknown>;
+  resources?: TrailResource[];
+  additionalEventData?: Record<string, unknown>;
+}
 
 export interface ServiceModule {
   /** The SigV4 signing name (credential scope service). */
@@ -43,6 +74,10 @@ export interface ServiceModule {
    * check them on `*` (which would name `*` in the AccessDenied).
    */
   authorizesOnResource?: ReadonlySet<string>;
+  /** Actions served without a signature, as AWS serves them (STS AssumeRoleWithWebIdentity). */
+  unauthenticated?: ReadonlySet<string>;
+  /** Actions CloudTrail records in the event history, and whether each is read-only. */
+  trailed?: Readonly<Record<string, { readOnly: boolean }>>;
   actions: Record<string, ActionHandler>;
 }
 

@@ -157,6 +157,7 @@ export const ecr: ServiceModule = {
   signingName: 'ecr',
   protocol: 'json',
   targetPrefix: TARGET_PREFIX,
+  trailed: { GetAuthorizationToken: { readOnly: true }, PutImage: { readOnly: false } },
   authorizesOnResource: new Set([
     'BatchCheckLayerAvailability',
     'InitiateLayerUpload',
@@ -169,15 +170,19 @@ export const ecr: ServiceModule = {
   ]),
   actions: {
     // ecr:GetAuthorizationToken has no resource-level permissions: server.ts has already checked it on `*`.
+    // A token got with a role session's credentials expires with the session if that comes first.
     GetAuthorizationToken: (ctx) => {
-      const { kind, arn, userId, accountId } = ctx.principal;
+      const { kind, arn, userId, accountId, accessKeyId } = ctx.principal;
+      const registryIds = ctx.input['registryIds'];
+      if (Array.isArray(registryIds)) ctx.trail.requestParameters = { registryIds };
+      const sessionEnd = ctx.state.sessions.get(accessKeyId)?.expiration ?? Infinity;
       const token: EcrTokenRecord = {
         password: randomBytes(96).toString('base64'),
         principalArn: arn,
         principal: { kind, arn, userId, accountId },
         accountId,
         region: ctx.region,
-        expiresAt: ctx.now + ECR_TOKEN_TTL_MS,
+        expiresAt: Math.min(ctx.now + ECR_TOKEN_TTL_MS, sessionEnd),
       };
       ctx.state.ecrTokens.set(token.password, token);
       return {
@@ -330,7 +335,13 @@ export const ecr: ServiceModule = {
     },
 
     PutImage: (ctx) => {
+      ctx.trail.requestParameters = Object.fromEntries(
+        ['registryId', 'repositoryName', 'imageTag', 'imageDigest', 'imageManifestMediaType']
+          .filter((k) => typeof ctx.input[k] === 'string')
+          .map((k) => [k, ctx.input[k]]),
+      );
       const repo = repositoryFor(ctx);
+      ctx.trail.resources = [{ type: 'AWS::ECR::Repository', name: repo.repositoryArn }];
       const manifestText = reqString(ctx, 'imageManifest');
       const tag = optString(ctx, 'imageTag');
       if (tag !== undefined && !TAG_RE.test(tag))
@@ -385,6 +396,14 @@ export const ecr: ServiceModule = {
       }
       // Tags are mutable: a tag moves to the new image.
       if (tag !== undefined) repo.imageTags.set(tag, digest);
+      ctx.trail.responseElements = {
+        image: {
+          registryId: repo.registryId,
+          repositoryName: repo.repositoryName,
+          imageId: { imageDigest: digest, ...(tag === undefined ? {} : { imageTag: tag }) },
+          imageManifestMediaType: mediaType,
+        },
+      };
       return { image: imageView(repo, image, tag) };
     },
 

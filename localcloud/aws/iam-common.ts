@@ -1,7 +1,7 @@
-import type { RequestContext } from './context';
+import type { ActionHandler, RequestContext } from './context';
 import { AwsError, noSuchEntity, validationError } from './errors';
-import { queryStructList, type QueryParams } from './protocols';
-import type { GroupRecord, Tag, UserRecord } from './state';
+import { queryList, queryStructList, type QueryParams } from './protocols';
+import type { GroupRecord, RoleRecord, Tag, UserRecord } from './state';
 
 /** IAM's pattern for user, group, policy and MFA device names. */
 export const NAME_PATTERN = '[\\w+=,.@-]+';
@@ -138,6 +138,49 @@ export function targetGroup(ctx: RequestContext): GroupRecord {
   ctx.authorize(`iam:${ctx.action}`, group?.arn ?? `arn:aws:iam::${ctx.account.accountId}:group/${name}`);
   if (!group) throw noSuchEntity(`The group with name ${name} cannot be found.`);
   return group;
+}
+
+/** The role a request names in `RoleName`, authorized on its ARN before its existence is revealed. */
+export function targetRole(ctx: RequestContext): RoleRecord {
+  const name = requiredName(ctx.params, 'RoleName', 64);
+  const role = ctx.account.roles.get(name);
+  ctx.authorize(`iam:${ctx.action}`, role?.arn ?? `arn:aws:iam::${ctx.account.accountId}:role/${name}`);
+  if (!role) throw noSuchEntity(`The role with name ${name} cannot be found.`);
+  return role;
+}
+
+/**
+ * `Tag<Entity>`, `Untag<Entity>` and `List<Entity>Tags` for an entity that `target` finds (and authorizes):
+ * tags are added or replaced by key, removed by key, and listed with IAM's paging.
+ */
+export function tagActions(
+  entity: string,
+  target: (ctx: RequestContext) => { tags: Tag[] },
+): Record<string, ActionHandler> {
+  return {
+    [`Tag${entity}`]: (ctx) => {
+      const added = tagsParam(ctx.params);
+      ensure(added.length > 0, 'Tags', undefined, 'not be null');
+      const tags = target(ctx).tags;
+      for (const tag of added) {
+        const existing = tags.find((t) => t.Key === tag.Key);
+        if (existing) existing.Value = tag.Value;
+        else tags.push(tag);
+      }
+      return undefined;
+    },
+    [`Untag${entity}`]: (ctx) => {
+      const keys = queryList(ctx.params, 'TagKeys');
+      ensure(keys.length > 0, 'TagKeys', undefined, 'not be null');
+      const holder = target(ctx);
+      holder.tags = holder.tags.filter((t) => !keys.includes(t.Key));
+      return undefined;
+    },
+    [`List${entity}Tags`]: (ctx) => {
+      const { page, ...more } = paginate(ctx.params, target(ctx).tags);
+      return { Tags: page, ...more };
+    },
+  };
 }
 
 function callerName(ctx: RequestContext): string {

@@ -1,21 +1,30 @@
 import type { ActionHandler, RequestContext } from './context';
 import { noSuchEntity } from './errors';
-import { ensure, paginate, requiredName, requiredParam, targetGroup, targetUser } from './iam-common';
+import {
+  ensure,
+  paginate,
+  requiredName,
+  requiredParam,
+  targetGroup,
+  targetRole,
+  targetUser,
+} from './iam-common';
 import type { PolicyDocumentRecord } from './policy';
-import type { GroupRecord, UserRecord } from './state';
+import type { PolicyHolder } from './state';
 
-type Entity = 'User' | 'Group';
+type Entity = 'User' | 'Group' | 'Role';
 
-/** The user or group a request names, authorized on its ARN. */
-const holder = (ctx: RequestContext, entity: Entity): UserRecord | GroupRecord =>
-  entity === 'User' ? targetUser(ctx, true) : targetGroup(ctx);
+/** The user, group or role a request names, authorized on its ARN. */
+const holder = (ctx: RequestContext, entity: Entity): PolicyHolder =>
+  entity === 'User' ? targetUser(ctx, true) : entity === 'Group' ? targetGroup(ctx) : targetRole(ctx);
 
-const holderName = (h: UserRecord | GroupRecord) => ('userName' in h ? h.userName : h.groupName);
+const holderName = (h: PolicyHolder) =>
+  'userName' in h ? h.userName : 'groupName' in h ? h.groupName : h.roleName;
 
 const policyNameOf = (ctx: RequestContext) => requiredName(ctx.params, 'PolicyName');
 
 /** The named inline policy, or IAM's NoSuchEntity. */
-function inlinePolicyOf(h: UserRecord | GroupRecord, entity: Entity, name: string): PolicyDocumentRecord {
+function inlinePolicyOf(h: PolicyHolder, entity: Entity, name: string): PolicyDocumentRecord {
   const policy = h.inlinePolicies.get(name);
   if (!policy) throw noSuchEntity(`The ${entity.toLowerCase()} policy with name ${name} cannot be found.`);
   return policy;
@@ -61,8 +70,9 @@ function actionsFor(entity: Entity): Record<string, ActionHandler> {
   };
 }
 
-/** Inline policies of users and groups: Put/Get/List/Delete{User,Group}Policy. */
+/** Inline policies of users, groups and roles: Put/Get/List/Delete{User,Group,Role}Policy. */
 export const inlinePolicyActions: Record<string, ActionHandler> = {
   ...actionsFor('User'),
   ...actionsFor('Group'),
+  ...actionsFor('Role'),
 };

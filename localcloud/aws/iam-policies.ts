@@ -11,11 +11,12 @@ import {
   requiredParam,
   tagsParam,
   targetGroup,
+  targetRole,
   targetUser,
   userView,
 } from './iam-common';
 import { AWS_MANAGED_POLICIES, policyDocument, type ManagedPolicyRecord } from './policy';
-import type { AccountState, AwsState, GroupRecord, UserRecord } from './state';
+import type { AccountState, AwsState, GroupRecord, PolicyHolder, UserRecord } from './state';
 
 /** IAM's default quotas. */
 const POLICY_MAX_CHARS = 6144;
@@ -28,10 +29,10 @@ const notAttachable = (arn: string) => noSuchEntity(`Policy ${arn} does not exis
 
 // ---- managed policies ----------------------------------------------------------------------------------------
 
-/** How many users and groups of the account a policy is attached to (roles hold no managed policies here). */
+/** How many users, groups and roles of the account a policy is attached to. */
 function attachmentCount(state: AwsState, account: AccountState, arn: string): number {
-  const { users, groups } = state.attachmentsOf(account.accountId, arn);
-  return users.length + groups.length;
+  const { users, groups, roles } = state.attachmentsOf(account.accountId, arn);
+  return users.length + groups.length + roles.length;
 }
 
 function policyView(ctx: RequestContext, p: ManagedPolicyRecord, detail: 'get' | 'create' | 'list') {
@@ -104,11 +105,11 @@ const versionView = (p: ManagedPolicyRecord, v: { versionId: string; createDate:
 
 // ---- attachments -------------------------------------------------------------------------------------------
 
-/** The user or group an attachment call names, authorized on its ARN. */
-const attachee = (ctx: RequestContext, kind: 'User' | 'Group'): UserRecord | GroupRecord =>
-  kind === 'User' ? targetUser(ctx, true) : targetGroup(ctx);
+/** The user, group or role an attachment call names, authorized on its ARN. */
+const attachee = (ctx: RequestContext, kind: 'User' | 'Group' | 'Role'): PolicyHolder =>
+  kind === 'User' ? targetUser(ctx, true) : kind === 'Group' ? targetGroup(ctx) : targetRole(ctx);
 
-function attachmentActions(kind: 'User' | 'Group'): Record<string, ActionHandler> {
+function attachmentActions(kind: 'User' | 'Group' | 'Role'): Record<string, ActionHandler> {
   return {
     [`Attach${kind}Policy`]: (ctx) => {
       const arn = policyArnParam(ctx.params);
@@ -281,6 +282,7 @@ export const managedPolicyActions: Record<string, ActionHandler> = {
   },
   ...attachmentActions('User'),
   ...attachmentActions('Group'),
+  ...attachmentActions('Role'),
 
   CreateGroup: (ctx) => {
     const name = requiredName(ctx.params, 'GroupName');

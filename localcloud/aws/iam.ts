@@ -7,14 +7,16 @@ import {
   pathParam,
   pathPrefixParam,
   requiredParam,
+  tagActions,
   tagsParam,
   targetUser,
   userView,
 } from './iam-common';
 import { inlinePolicyActions } from './iam-inline';
+import { oidcProviderActions } from './iam-oidc';
 import { loginActions } from './iam-login';
 import { managedPolicyActions } from './iam-policies';
-import { queryList } from './protocols';
+import { roleActions } from './iam-roles';
 import type { AccessKeyRecord, AccountState, AwsState, UserRecord } from './state';
 
 const REPORT_TTL_MS = 4 * 60 * 60 * 1000;
@@ -115,6 +117,8 @@ export const iam: ServiceModule = {
     ...inlinePolicyActions,
     ...managedPolicyActions,
     ...loginActions,
+    ...roleActions,
+    ...oidcProviderActions,
     CreateUser: (ctx) => {
       const name = nameParam(ctx.params, 'UserName', 64) ?? requiredParam(ctx.params, 'UserName');
       const path = pathParam(ctx.params);
@@ -150,28 +154,7 @@ export const iam: ServiceModule = {
       const { page, ...more } = paginate(ctx.params, users);
       return { Users: page.map((u) => userView(u, false)), ...more };
     },
-    TagUser: (ctx) => {
-      const tags = tagsParam(ctx.params);
-      ensure(tags.length > 0, 'Tags', undefined, 'not be null');
-      const user = targetUser(ctx, true);
-      for (const tag of tags) {
-        const existing = user.tags.find((t) => t.Key === tag.Key);
-        if (existing) existing.Value = tag.Value;
-        else user.tags.push(tag);
-      }
-      return undefined;
-    },
-    UntagUser: (ctx) => {
-      const keys = queryList(ctx.params, 'TagKeys');
-      ensure(keys.length > 0, 'TagKeys', undefined, 'not be null');
-      const user = targetUser(ctx, true);
-      user.tags = user.tags.filter((t) => !keys.includes(t.Key));
-      return undefined;
-    },
-    ListUserTags: (ctx) => {
-      const { page, ...more } = paginate(ctx.params, targetUser(ctx, true).tags);
-      return { Tags: page, ...more };
-    },
+    ...tagActions('User', (ctx) => targetUser(ctx, true)),
     CreateAccessKey: (ctx) => {
       const user = targetUser(ctx);
       // Inactive keys count too: only deleting one frees a slot.

@@ -37,13 +37,13 @@ const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Action', 'Resource']);
 /** Valid IAM that the emulator would have to evaluate to be faithful; it refuses them rather than ignore them. */
 const UNEVALUATED_KEYS = ['NotAction', 'NotResource', 'Condition'];
 
-const malformed = (message: string): AwsError => new AwsError('MalformedPolicyDocument', message, 400);
+export const malformed = (message: string): AwsError => new AwsError('MalformedPolicyDocument', message, 400);
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A `string | string[]` policy element as a non-empty list of strings, or undefined when absent or not that. */
-function stringList(v: unknown): string[] | undefined {
+export function stringList(v: unknown): string[] | undefined {
   const list = typeof v === 'string' ? [v] : v;
   return Array.isArray(list) && list.length > 0 && list.every((x) => typeof x === 'string')
     ? list
@@ -51,17 +51,17 @@ function stringList(v: unknown): string[] | undefined {
 }
 
 /**
- * Parses an identity-based policy document into the emulator's statements, refusing with IAM's
- * MalformedPolicyDocument what IAM refuses and, with a message saying so, what the emulator cannot evaluate.
+ * The statements of a policy document (identity or trust policy), after IAM's checks of the document itself:
+ * JSON (else `invalidJson`), only Version, Id and Statement at the top, a known version, at least one statement.
  */
-export function parsePolicyDocument(document: string): Statement[] {
+export function documentStatements(document: string, invalidJson: string): unknown[] {
   let doc: unknown;
   try {
     doc = JSON.parse(document);
   } catch {
-    throw malformed('Syntax errors in policy.');
+    throw malformed(invalidJson);
   }
-  if (!isRecord(doc)) throw malformed('Syntax errors in policy.');
+  if (!isRecord(doc)) throw malformed(invalidJson);
   for (const key of Object.keys(doc))
     if (!['Version', 'Id', 'Statement'].includes(key)) throw malformed('Syntax errors in policy.');
   if (doc['Version'] !== undefined && !POLICY_VERSIONS.includes(doc['Version'] as string))
@@ -69,6 +69,15 @@ export function parsePolicyDocument(document: string): Statement[] {
   const raw = doc['Statement'];
   const statements = Array.isArray(raw) ? (raw as unknown[]) : raw === undefined ? [] : [raw];
   if (statements.length === 0) throw malformed('Syntax errors in policy.');
+  return statements;
+}
+
+/**
+ * Parses an identity-based policy document into the emulator's statements, refusing with IAM's
+ * MalformedPolicyDocument what IAM refuses and, with a message saying so, what the emulator cannot evaluate.
+ */
+export function parsePolicyDocument(document: string): Statement[] {
+  const statements = documentStatements(document, 'Syntax errors in policy.');
   return statements.map((st) => {
     if (!isRecord(st)) throw malformed('Syntax errors in policy.');
     const unevaluated = UNEVALUATED_KEYS.find((k) => k in st);
@@ -114,10 +123,10 @@ export const policyDocument = (document: string): PolicyDocumentRecord => ({
 });
 
 /** IAM's quotas on the aggregate size of an entity's inline policies (characters, whitespace not counted). */
-const INLINE_POLICIES_MAX_CHARS = { user: 2048, group: 5120 } as const;
+const INLINE_POLICIES_MAX_CHARS = { user: 2048, group: 5120, role: 10240 } as const;
 
 /**
- * An inline policy as IAM would store it on a user or group that has `inline` already: a valid document (else
+ * An inline policy as IAM would store it on a user, group or role that has `inline` already: a valid document (else
  * MalformedPolicyDocument) that keeps the aggregate within the quota (else LimitExceeded). Changes nothing.
  */
 export function checkInlinePolicy(

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { checkTrailName } from './cloudtrail';
+import { parseProviderUrl, providerArn } from './iam-oidc';
 import { AwsError } from './errors';
 import { checkInlinePolicy, policyDocument, type PolicyDocumentRecord } from './policy';
 import { createSecretRecord } from './secretsmanager';
 import { DEFAULT_EVENT_SELECTOR, type AwsState } from './state';
+import { awsTrustDocument, parseTrustPolicy } from './trust';
 
 const DAY = 86_400_000;
 
@@ -20,6 +22,8 @@ const documentSchema = z
 const inlinePoliciesSchema = z.record(iamNameSchema, documentSchema);
 /** Managed policies to attach: ARNs, or names (the account's own policy of that name, else the AWS managed one). */
 const managedPoliciesSchema = z.array(z.string().min(1)).max(10);
+
+const tagsSchema = z.array(z.object({ Key: z.string(), Value: z.string() }));
 
 const statementSchema = z.object({
   effect: z.enum(['Allow', 'Deny']),
@@ -72,7 +76,7 @@ export const seedSchema = z.object({
         userName: z.string().min(1),
         accountId: accountIdSchema,
         path: z.string().startsWith('/').endsWith('/').optional(),
-        tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
+        tags: tagsSchema.optional(),
         /** Used only while no IAM policy reaches the user (see AwsState.effectivePermissions). */
         permissions: z.array(statementSchema).optional(),
         ageDays: z.number().nonnegative().optional(),
@@ -111,15 +115,40 @@ export const seedSchema = z.object({
       }),
     )
     .default([]),
-  roles: z
+  /** IAM OIDC identity providers (the URL: https, or http on 127.0.0.1 / localhost; see iam-oidc.ts). */
+  oidcProviders: z
     .array(
       z.object({
-        roleName: z.string().min(1),
+        url: z.string().min(1).max(255),
         accountId: accountIdSchema,
-        path: z.string().optional(),
-        trustedPrincipals: z.array(z.string()).optional(),
-        permissions: z.array(statementSchema).optional(),
+        /** The audiences tokens may carry; default: `sts.amazonaws.com`. */
+        clientIds: z.array(z.string().min(1).max(255)).max(100).default(['sts.amazonaws.com']),
+        thumbprints: z.array(z.string().length(40)).max(5).optional(),
+        tags: tagsSchema.optional(),
       }),
+    )
+    .default([]),
+  roles: z
+    .array(
+      z
+        .object({
+          roleName: iamNameSchema,
+          accountId: accountIdSchema,
+          path: iamPathSchema.optional(),
+          description: z.string().max(1000).optional(),
+          maxSessionDuration: z.number().int().min(3600).max(43200).optional(),
+          /** The trust policy; without it, `trustedPrincipals` may call sts:AssumeRole (absent: any principal). */
+          trustPolicy: documentSchema.optional(),
+          trustedPrincipals: z.array(z.string()).optional(),
+          /** Used only while no policy is attached to the role; none at all: an administrator. */
+          permissions: z.array(statementSchema).optional(),
+          inlinePolicies: inlinePoliciesSchema.optional(),
+          managedPolicies: managedPoliciesSchema.optional(),
+          tags: tagsSchema.optional(),
+        })
+        .refine((r) => r.trustPolicy === undefined || r.trustedPrincipals === undefined, {
+          message: 'give trustPolicy or trustedPrincipals, not both',
+        }),
     )
     .default([]),
   secrets: z
@@ -131,7 +160,7 @@ export const seedSchema = z.object({
         description: z.string().optional(),
         /** The initial AWSCURRENT value. */
         secretString: z.string(),
-        tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
+        tags: tagsSchema.optional(),
       }),
     )
     .default([]),
@@ -183,7 +212,7 @@ function at<T>(where: string, check: () => T): T {
 /** Inline policies as IAM would accept them on one user or group, checked as a whole (SeedError if not). */
 function inlineOf(
   where: string,
-  kind: 'user' | 'group',
+  kind: 'user' | 'group' | 'role',
   holder: string,
   docs: Record<string, string> | undefined,
 ): Map<string, PolicyDocumentRecord> {
@@ -256,14 +285,32 @@ function plan(state: AwsState, s: Seed) {
       ),
     };
   });
+  const oidcProviders = s.oidcProviders.map((p, i) => {
+    const url = parseProviderUrl(p.url);
+    if ('problem' in url) throw new SeedError(`oidcProviders[${i}].url: ${p.url}: ${url.problem}`);
+    return providerArn(acct(p.accountId), url);
+  });
+  const roles = s.roles.map((r, i) => {
+    const trust = r.trustPolicy ?? awsTrustDocument(r.trustedPrincipals);
+    at(`roles[${i}].${r.trustPolicy === undefined ? 'trustedPrincipals' : 'trustPolicy'}`, () =>
+      parseTrustPolicy(trust),
+    );
+    return {
+      inline: inlineOf(`roles[${i}]`, 'role', r.roleName, r.inlinePolicies),
+      attached: (r.managedPolicies ?? []).map((ref, j) =>
+        resolvePolicy(`roles[${i}].managedPolicies[${j}]`, acct(r.accountId), ref),
+      ),
+    };
+  });
   s.trails.forEach((t, i) => at(`trails[${i}].name`, () => checkTrailName(t.name)));
-  return { groups, users };
+  return { groups, users, oidcProviders, roles };
 }
 
 /**
  * Applies a seed (the body of `POST /_localcloud/seed`, usable in-process too): customer managed policies,
  * groups, users (replacing any of the same name, with their keys) with their policies, groups, console password
- * and MFA devices, roles, secrets, CloudTrail trails and ECR repositories. Throws SeedError, having changed
+ * and MFA devices, OIDC providers and roles (each replacing any of the same URL or name) with their trust and
+ * permission policies, secrets, CloudTrail trails and ECR repositories. Throws SeedError, having changed
  * nothing, when the seed is invalid or names what does not exist.
  */
 export function seedAws(state: AwsState, input: AwsSeedInput) {
@@ -346,12 +393,28 @@ export function seedAws(state: AwsState, input: AwsSeedInput) {
     });
     return { userName: user.userName, arn: user.arn, accountId, keys, mfaDevices };
   });
-  const roles = s.roles.map((r) => {
+  const oidcProviders = s.oidcProviders.map((p, i) => {
+    const accountId = acct(p.accountId);
+    const provider = state.createOidcProvider(accountId, resolved.oidcProviders[i]!, p.url, {
+      clientIds: [...new Set(p.clientIds)],
+      ...(p.thumbprints ? { thumbprints: p.thumbprints } : {}),
+      ...(p.tags ? { tags: p.tags } : {}),
+    });
+    return { url: provider.url, arn: provider.arn };
+  });
+  // A role seeded again replaces the one of that name, with its policies.
+  const roles = s.roles.map((r, i) => {
     const role = state.createRole(acct(r.accountId), r.roleName, {
       ...(r.path ? { path: r.path } : {}),
+      ...(r.trustPolicy === undefined ? {} : { trustPolicy: r.trustPolicy }),
       ...(r.trustedPrincipals ? { trustedPrincipals: r.trustedPrincipals } : {}),
       ...(r.permissions ? { permissions: r.permissions } : {}),
+      ...(r.description === undefined ? {} : { description: r.description }),
+      ...(r.maxSessionDuration === undefined ? {} : { maxSessionDuration: r.maxSessionDuration }),
+      ...(r.tags ? { tags: r.tags } : {}),
     });
+    role.inlinePolicies = resolved.roles[i]!.inline;
+    role.attachedPolicies = resolved.roles[i]!.attached;
     return { roleName: role.roleName, arn: role.arn };
   });
   const secrets = s.secrets.map((x) => {
@@ -393,5 +456,5 @@ export function seedAws(state: AwsState, input: AwsSeedInput) {
     const repo = state.ecrRepositories.get(arn) ?? state.createEcrRepository(accountId, region, r.name);
     return { name: repo.repositoryName, arn: repo.repositoryArn };
   });
-  return { policies, groups, users, roles, secrets, trails, repositories };
+  return { policies, groups, users, oidcProviders, roles, secrets, trails, repositories };
 }

@@ -19,6 +19,7 @@ import {
   type QueryParams,
 } from './protocols';
 import { SERVICES, RAW_ROUTES } from './services';
+import { recordApiEvent } from './trail-events';
 import { parseAmzDate, parseAuthorization, signatureMatches } from './sigv4';
 import {
   AwsState,
@@ -60,7 +61,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-const STS_ACTIONS = new Set(['GetCallerIdentity', 'AssumeRole', 'GetSessionToken', 'GetAccessKeyInfo']);
+const STS_ACTIONS = new Set([
+  'GetCallerIdentity',
+  'AssumeRole',
+  'AssumeRoleWithWebIdentity',
+  'GetSessionToken',
+  'GetAccessKeyInfo',
+]);
 
 function findService(
   req: IncomingMessage,
@@ -174,16 +181,17 @@ function authenticate(
     if (!session || req.headers['x-amz-security-token'] !== session.sessionToken)
       throw protocolError(svc.protocol, 'InvalidClientTokenId');
     if (now >= session.expiration) throw protocolError(svc.protocol, 'ExpiredToken');
-    const role = [...state.account(session.accountId).roles.values()].find((r) => r.arn === session.roleArn);
+    const role = state.roleByArn(session.roleArn);
     if (!role) throw protocolError(svc.protocol, 'InvalidClientTokenId');
     secret = session.secretAccessKey;
+    const permissions = state.rolePermissions(role);
     principal = {
       kind: 'assumed-role',
       arn: session.assumedRoleArn,
       userId: session.assumedRoleId,
       accountId: session.accountId,
       accessKeyId: session.accessKeyId,
-      ...(role.permissions ? { permissions: role.permissions } : {}),
+      ...(permissions ? { permissions } : {}),
     };
   }
   if (
@@ -202,7 +210,23 @@ function authenticate(
       'Signature expired: request time is too skewed.',
     );
   if (key) key.lastUsed = { date: now, serviceName: svc.signingName, region: auth.region };
+  else {
+    const role = state.roleByArn(state.sessions.get(auth.accessKeyId)?.roleArn ?? '');
+    if (role) role.lastUsed = { date: now, region: auth.region };
+  }
   return { principal, region: auth.region };
+}
+
+/**
+ * The caller of an action AWS serves without a signature: anonymous, allowed nothing. A signature sent anyway is
+ * not checked; its region, if any, is the request's region.
+ */
+function anonymousCaller(state: AwsState, req: IncomingMessage): { principal: Principal; region: string } {
+  const auth = parseAuthorization(req.headers.authorization);
+  return {
+    principal: { kind: 'anonymous', arn: '', userId: '', accountId: state.defaultAccountId, accessKeyId: '' },
+    region: auth?.region ?? state.defaultRegion,
+  };
 }
 
 /** The fault that applies to `call`, if any (matched by point name, case-insensitively, and origin). */
@@ -227,7 +251,13 @@ async function handleApi(
   const requestId = state.newRequestId();
   const auth = parseAuthorization(req.headers.authorization);
   const contentType = String(req.headers['content-type'] ?? '');
-  const params = contentType.includes('x-www-form-urlencoded') ? parseForm(body.toString('utf8')) : {};
+  // Query APIs take their parameters in a form body (as the SDKs send them) or, with GET, in the query string.
+  const query = (req.url ?? '').split('?')[1];
+  const params = contentType.includes('x-www-form-urlencoded')
+    ? parseForm(body.toString('utf8'))
+    : req.method === 'GET' && query
+      ? parseForm(query)
+      : {};
   const svc = findService(req, auth?.service, params);
   const action = actionOf(req, svc, params);
   const served = new ServedCall(
@@ -250,6 +280,8 @@ async function handleApi(
   }
   let input: Record<string, unknown> = {};
   const deferred: (() => Promise<void>)[] = [];
+  let ctx: RequestContext | undefined;
+  const trailed = svc.trailed?.[action];
   try {
     if (svc.protocol === 'json') {
       try {
@@ -263,12 +295,16 @@ async function handleApi(
       throw svc.protocol === 'json'
         ? new AwsError('UnknownOperationException', `Unknown operation ${action}`, 400)
         : new AwsError('InvalidAction', `Could not find operation ${action}`, 400);
-    const { principal, region } = authenticate(state, req, body, svc);
-    call.caller = principal.arn;
+    const unauthenticated = svc.unauthenticated?.has(action) === true;
+    const { principal, region } = unauthenticated
+      ? anonymousCaller(state, req)
+      : authenticate(state, req, body, svc);
+    if (principal.arn) call.caller = principal.arn;
     const fullAction = `${svc.signingName}:${action}`;
     // Actions that authorize themselves on their resource first are not refused here, on `*`, so their
     // AccessDenied names the resource as AWS's does.
     if (
+      !unauthenticated &&
       fullAction !== 'sts:GetCallerIdentity' &&
       !svc.authorizesOnResource?.has(action) &&
       !isAllowed(principal.permissions, fullAction)
@@ -283,7 +319,7 @@ async function handleApi(
       if (fault.error)
         throw protocolError(svc.protocol, fault.error.code, fault.error.message, fault.error.status);
     }
-    const ctx: RequestContext = {
+    ctx = {
       state,
       account: state.account(principal.accountId),
       principal,
@@ -296,10 +332,13 @@ async function handleApi(
       params,
       input,
       now: state.now(),
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      trail: {},
       authorize: makeAuthorize(svc.protocol, principal),
       defer: (task) => deferred.push(task),
     };
     const result = await handler(ctx);
+    if (trailed) recordApiEvent(state, ctx, trailed.readOnly);
     state.callLog.push({ at: ctx.now, service: svc.signingName, action, principal: principal.arn });
     if (svc.protocol === 'json') sendJsonResult(res, result, requestId);
     else
@@ -309,6 +348,7 @@ async function handleApi(
       err instanceof AwsError
         ? err
         : protocolError(svc.protocol, 'InternalFailure', err instanceof Error ? err.message : String(err));
+    if (ctx && trailed) recordApiEvent(state, ctx, trailed.readOnly, awsErr);
     state.callLog.push({ at: state.now(), service: svc.signingName, action, error: awsErr.code });
     call.error = awsErr.code;
     sendError(res, svc, awsErr, requestId);

@@ -9,6 +9,8 @@ import {
   type ManagedPolicyRecord,
   type PolicyDocumentRecord,
 } from './policy';
+import type { TrailEventRecord } from './trail-events';
+import { awsTrustDocument, parseTrustPolicy, type TrustStatement } from './trust';
 
 /** A permission statement, evaluated the IAM way: an explicit Deny wins, else some Allow must match. */
 export interface Statement {
@@ -139,9 +141,37 @@ export interface RoleRecord {
   arn: string;
   accountId: string;
   createDate: number;
-  /** Principal ARNs (users or account roots `arn:aws:iam::ACCOUNT:root`) that may assume the role; undefined = anyone. */
-  trustedPrincipals?: string[];
+  description?: string;
+  /** Seconds: the longest session AssumeRole* may grant (3600 to 43200). */
+  maxSessionDuration: number;
+  /** The trust policy exactly as it was set, and its parsed statements (see trust.ts). */
+  assumeRolePolicyDocument: string;
+  trust: TrustStatement[];
+  /**
+   * Seeded permissions, which apply only while no IAM policy is attached to the role (see
+   * `AwsState.rolePermissions`). Undefined: every action is allowed. Roles created through the API have none.
+   */
   permissions?: Statement[];
+  /** Inline policies (PutRolePolicy) by name. */
+  inlinePolicies: Map<string, PolicyDocumentRecord>;
+  /** ARNs of the attached managed policies, in the order they were attached. */
+  attachedPolicies: string[];
+  tags: Tag[];
+  /** The last time a session of the role was created or made a request (GetRole's RoleLastUsed). */
+  lastUsed?: { date: number; region: string };
+}
+
+/** An IAM OpenID Connect identity provider. */
+export interface OidcProviderRecord {
+  /** `arn:aws:iam::ACCOUNT:oidc-provider/<host and path of the URL>`. */
+  arn: string;
+  /** The URL as it was registered, scheme included. */
+  url: string;
+  accountId: string;
+  clientIds: string[];
+  thumbprints: string[];
+  tags: Tag[];
+  createDate: number;
 }
 
 export interface SessionRecord {
@@ -153,7 +183,11 @@ export interface SessionRecord {
   assumedRoleId: string;
   sessionName: string;
   accountId: string;
+  /** Emulated-clock epoch ms. */
+  creationDate: number;
   expiration: number;
+  /** Set for a session of AssumeRoleWithWebIdentity: who the token said the caller was. */
+  webIdentity?: { providerArn: string; subject: string; audience: string };
 }
 
 export interface SecretVersionRecord {
@@ -197,6 +231,8 @@ export interface AccountState {
   mfaDevices: Map<string, MfaDeviceRecord>;
   /** CloudTrail trails by ARN, each in its home region (multi-Region ones shadow into every other region). */
   trails: Map<string, TrailRecord>;
+  /** IAM OpenID Connect identity providers by ARN. */
+  oidcProviders: Map<string, OidcProviderRecord>;
   credentialReport?: { generatedAt: number; csv: string };
 }
 
@@ -246,7 +282,8 @@ export type PrincipalRef = Pick<Principal, 'kind' | 'arn' | 'userId' | 'accountI
 
 /** The authenticated caller of a request. */
 export interface Principal {
-  kind: 'user' | 'assumed-role';
+  /** `anonymous`: an action served without a signature (AssumeRoleWithWebIdentity); it may do nothing. */
+  kind: 'user' | 'assumed-role' | 'anonymous';
   arn: string;
   /** UserId for users, `ROLEID:session` for assumed roles. */
   userId: string;
@@ -324,6 +361,16 @@ export interface RotationEvent {
 
 /** A registered stand-in for a rotation Lambda, keyed by its function ARN. */
 export type RotationFunction = (event: RotationEvent) => Promise<unknown>;
+
+/** An IAM entity that holds policies. */
+export type PolicyHolder = UserRecord | GroupRecord | RoleRecord;
+
+const holderKind = (h: PolicyHolder): { kind: 'user' | 'group' | 'role'; name: string } =>
+  'userName' in h
+    ? { kind: 'user', name: h.userName }
+    : 'groupName' in h
+      ? { kind: 'group', name: h.groupName }
+      : { kind: 'role', name: h.roleName };
 
 /** IAM's default quotas. */
 const ATTACHED_POLICIES_MAX = 10;
@@ -409,6 +456,11 @@ export interface AwsStateOptions {
   accountId?: string;
   region?: string;
   propagationDelayMs?: number;
+  /**
+   * CA certificates (PEM) trusted, besides Node's, when the emulator fetches an OIDC issuer's keys over https:
+   * the test CA of an HTTPS Jenkins emulator, say.
+   */
+  trustedCaPem?: string[];
 }
 
 /** All emulated AWS state. Times are emulated-clock epoch ms (`now()`), which tests can move forward. */
@@ -416,6 +468,8 @@ export class AwsState {
   readonly defaultAccountId: string;
   readonly defaultRegion: string;
   propagationDelayMs: number;
+  /** See AwsStateOptions.trustedCaPem; may be added to while the emulator runs. */
+  readonly trustedCaPem: string[];
   clockOffsetMs = 0;
   readonly accounts = new Map<string, AccountState>();
   readonly accessKeys = new Map<string, AccessKeyRecord>();
@@ -436,6 +490,10 @@ export class AwsState {
   readonly calls: CallLog;
   /** Every access key creation, status update and deletion, oldest first. */
   readonly keyEvents: KeyEvent[] = [];
+  /** CloudTrail's event history (see trail-events.ts), oldest first. */
+  readonly trailEvents: TrailEventRecord[] = [];
+  /** How long after a call its event shows in LookupEvents, emulated-clock ms (AWS: about 5 minutes). */
+  trailDelayMs = 0;
   /**
    * Called synchronously as each key change is applied (before any answer is sent), to check invariants across
    * both emulators at that instant. What it throws propagates to whatever made the change (an API call then
@@ -448,6 +506,7 @@ export class AwsState {
     this.defaultAccountId = opts.accountId ?? '111122223333';
     this.defaultRegion = opts.region ?? 'us-east-1';
     this.propagationDelayMs = opts.propagationDelayMs ?? 0;
+    this.trustedCaPem = [...(opts.trustedCaPem ?? [])];
     this.account(this.defaultAccountId);
   }
 
@@ -467,6 +526,7 @@ export class AwsState {
         policies: new Map(),
         mfaDevices: new Map(),
         trails: new Map(),
+        oidcProviders: new Map(),
       };
       this.accounts.set(accountId, acct);
     }
@@ -515,6 +575,20 @@ export class AwsState {
     return docs.length > 0 ? docs.flat() : user.permissions;
   }
 
+  /**
+   * What a session of `role` may do: exactly the role's inline policies and the default versions of its attached
+   * managed policies (isAllowed lets an explicit Deny win). While none is attached, its seeded `permissions`
+   * (undefined: an administrator; roles created through the API have none, so they may do nothing).
+   */
+  rolePermissions(role: RoleRecord): Statement[] | undefined {
+    const docs: Statement[][] = [...role.inlinePolicies.values()].map((d) => d.statements);
+    for (const arn of role.attachedPolicies) {
+      const policy = this.managedPolicy(role.accountId, arn);
+      if (policy) docs.push(defaultStatements(policy));
+    }
+    return docs.length > 0 ? docs.flat() : role.permissions;
+  }
+
   /** What a caller may do now (undefined: everything), resolved from its current IAM state. */
   permissionsOf(who: PrincipalRef): Statement[] | undefined {
     const acct = this.accounts.get(who.accountId);
@@ -524,8 +598,16 @@ export class AwsState {
       const user = acct?.users.get(parts[parts.length - 1] ?? '');
       return user?.arn === who.arn ? this.effectivePermissions(user) : [];
     }
+    if (who.kind === 'anonymous') return [];
     const role = acct?.roles.get(parts[1] ?? '');
-    return role ? role.permissions : [];
+    return role ? this.rolePermissions(role) : [];
+  }
+
+  /** The role an ARN names (path included), if its account has it. */
+  roleByArn(arn: string): RoleRecord | undefined {
+    const m = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(arn);
+    const role = m ? this.accounts.get(m[1]!)?.roles.get(m[2]!) : undefined;
+    return role?.arn === arn ? role : undefined;
   }
 
   /** A managed policy `accountId` can use: an AWS managed one, or one of its own. */
@@ -561,24 +643,25 @@ export class AwsState {
     return policy;
   }
 
-  /** Stores an inline policy on a user or group after IAM's checks (see `checkInlinePolicy`). */
-  putInlinePolicy(holder: UserRecord | GroupRecord, policyName: string, document: string): void {
-    const [kind, name] = 'userName' in holder ? ['user', holder.userName] : ['group', holder.groupName];
+  /** Stores an inline policy on a user, group or role after IAM's checks (see `checkInlinePolicy`). */
+  putInlinePolicy(holder: PolicyHolder, policyName: string, document: string): void {
+    const { kind, name } = holderKind(holder);
     holder.inlinePolicies.set(
       policyName,
-      checkInlinePolicy(holder.inlinePolicies, kind as 'user' | 'group', name, policyName, document),
+      checkInlinePolicy(holder.inlinePolicies, kind, name, policyName, document),
     );
   }
 
-  /** Attaches a managed policy to a user or group (idempotent, as in IAM) within IAM's quota. */
-  attachPolicy(holder: UserRecord | GroupRecord, arn: string): void {
+  /** Attaches a managed policy to a user, group or role (idempotent, as in IAM) within IAM's quota. */
+  attachPolicy(holder: PolicyHolder, arn: string): void {
     if (!this.managedPolicy(holder.accountId, arn))
       throw noSuchEntity(`Policy ${arn} does not exist or is not attachable.`);
     if (holder.attachedPolicies.includes(arn)) return;
+    const { kind } = holderKind(holder);
     if (holder.attachedPolicies.length >= ATTACHED_POLICIES_MAX)
       throw new AwsError(
         'LimitExceeded',
-        `Cannot exceed quota for PoliciesPer${'userName' in holder ? 'User' : 'Group'}: ${ATTACHED_POLICIES_MAX}`,
+        `Cannot exceed quota for PoliciesPer${kind[0]!.toUpperCase()}${kind.slice(1)}: ${ATTACHED_POLICIES_MAX}`,
         409,
       );
     holder.attachedPolicies.push(arn);
@@ -596,12 +679,16 @@ export class AwsState {
     group.members.add(user.userName);
   }
 
-  /** Users, groups (and so AttachmentCount) that a managed policy is attached to in `accountId`. */
-  attachmentsOf(accountId: string, arn: string): { users: UserRecord[]; groups: GroupRecord[] } {
+  /** Users, groups and roles (and so AttachmentCount) that a managed policy is attached to in `accountId`. */
+  attachmentsOf(
+    accountId: string,
+    arn: string,
+  ): { users: UserRecord[]; groups: GroupRecord[]; roles: RoleRecord[] } {
     const acct = this.account(accountId);
     return {
       users: [...acct.users.values()].filter((u) => u.attachedPolicies.includes(arn)),
       groups: [...acct.groups.values()].filter((g) => g.attachedPolicies.includes(arn)),
+      roles: [...acct.roles.values()].filter((r) => r.attachedPolicies.includes(arn)),
     };
   }
 
@@ -805,12 +892,27 @@ export class AwsState {
       .sort((a, b) => a.createDate - b.createDate);
   }
 
+  /**
+   * Creates a role. Its trust policy is `trustPolicy` (a document; MalformedPolicyDocument if it is not one), or
+   * one letting `trustedPrincipals` (AWS principal ARNs or account roots; undefined: any AWS principal) call
+   * sts:AssumeRole. Without `permissions` and policies the role is an administrator (seeded roles); the API's
+   * CreateRole passes `permissions: []`.
+   */
   createRole(
     accountId: string,
     roleName: string,
-    opts: { path?: string; trustedPrincipals?: string[]; permissions?: Statement[] } = {},
+    opts: {
+      path?: string;
+      trustedPrincipals?: string[];
+      trustPolicy?: string;
+      permissions?: Statement[];
+      description?: string;
+      maxSessionDuration?: number;
+      tags?: Tag[];
+    } = {},
   ): RoleRecord {
     const path = opts.path ?? '/';
+    const document = opts.trustPolicy ?? awsTrustDocument(opts.trustedPrincipals);
     const role: RoleRecord = {
       roleName,
       roleId: randomId('AROA', 17),
@@ -818,11 +920,37 @@ export class AwsState {
       arn: `arn:aws:iam::${accountId}:role${path}${roleName}`,
       accountId,
       createDate: this.now(),
-      ...(opts.trustedPrincipals ? { trustedPrincipals: opts.trustedPrincipals } : {}),
+      ...(opts.description === undefined ? {} : { description: opts.description }),
+      maxSessionDuration: opts.maxSessionDuration ?? 3600,
+      assumeRolePolicyDocument: document,
+      trust: parseTrustPolicy(document),
       ...(opts.permissions ? { permissions: opts.permissions } : {}),
+      inlinePolicies: new Map(),
+      attachedPolicies: [],
+      tags: opts.tags ?? [],
     };
     this.account(accountId).roles.set(roleName, role);
     return role;
+  }
+
+  /** The OIDC provider `url` names (scheme and port included, see oidc.ts), with these client ids. */
+  createOidcProvider(
+    accountId: string,
+    arn: string,
+    url: string,
+    opts: { clientIds?: string[]; thumbprints?: string[]; tags?: Tag[] } = {},
+  ): OidcProviderRecord {
+    const provider: OidcProviderRecord = {
+      arn,
+      url,
+      accountId,
+      clientIds: opts.clientIds ?? [],
+      thumbprints: opts.thumbprints ?? [],
+      tags: opts.tags ?? [],
+      createDate: this.now(),
+    };
+    this.account(accountId).oidcProviders.set(arn, provider);
+    return provider;
   }
 
   newRequestId(): string {

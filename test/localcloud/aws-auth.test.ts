@@ -106,7 +106,7 @@ describe('SigV4 authentication', () => {
 
   it('refuses a new key until it has propagated, and again once deactivated or deleted', async () => {
     const config = await admin('config', 'POST', { propagationDelayMs: 500 });
-    expect(await config.json()).toEqual({ propagationDelayMs: 500 });
+    expect(await config.json()).toEqual({ propagationDelayMs: 500, trailDelayMs: 0 });
     await iam.send(new CreateUserCommand({ UserName: 'fresh' }));
     const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: 'fresh' }));
     const creds = { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
