@@ -83,7 +83,10 @@ export function compose(
   const managed = (key: EngineKey): ManagedKey => {
     const k = byName.get(key.name);
     if (!k) throw new InputError(`no managed key named ${key.name}`);
-    return k;
+    // A caller may pass the configured key adjusted for one run (keyless rollback re-creates deleted Jenkins
+    // credentials): its Jenkins targets are then the ones used.
+    const own = (key as Partial<ManagedKey>).jenkins;
+    return own ? { ...k, jenkins: own } : k;
   };
   const engine = new RotationEngine({
     secrets,

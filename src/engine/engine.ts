@@ -1,3 +1,4 @@
+import { KEYLESS_TAG } from '../keyless/state';
 import {
   attemptTagValue,
   isLive,
@@ -308,6 +309,11 @@ export class RotationEngine {
     // Keys before tags: an attempt tags the user before it creates, so a key seen here has its attempt seen next.
     const keys = await iam.list(key.iamUser);
     const tags = await iam.tags(key.iamUser);
+    if (tags[KEYLESS_TAG] !== undefined)
+      throw new InputError(
+        `${key.name} is keyless since ${tags[KEYLESS_TAG]} (its jobs use Jenkins ID tokens and STS): no access key is created for user ${key.iamUser}. To go back to a long-lived key: key-rotator keyless rollback ${key.name}`,
+        { keylessSince: tags[KEYLESS_TAG] },
+      );
     const attempts = parseAttempts(tags);
     const now = clock.now();
     if (ctx.direct && !stages && stalePending.length && !ctx.takeOver) {

@@ -258,7 +258,9 @@ export class JenkinsClient {
     });
     const answer = formAnswerSchema.safeParse(safeJson(res.body));
     if (answer.success && answer.data.data?.notificationType === 'ERROR')
-      return /already exist/i.test(answer.data.data.message ?? '') ? 'exists' : this.#formRefused(path, answer.data);
+      return /already exist/i.test(answer.data.data.message ?? '')
+        ? 'exists'
+        : this.#formRefused(path, answer.data);
     if (!(await this.describeAccess(store, credential.id)).exists)
       throw new JenkinsError({
         method: 'POST',
@@ -277,6 +279,26 @@ export class JenkinsClient {
       reason: 'bad-response',
       detail: `Jenkins refused the credential: ${answer.data?.message ?? 'no message'}`,
     });
+  }
+
+  /**
+   * The last lines of a build's console (`consoleText`, Job/Read), to say why a canary failed. Jenkins masks the
+   * secrets it bound; the lines are still treated as untrusted text by callers (never logged raw).
+   */
+  async consoleTail(jobPath: string, build: number, lines = 15): Promise<string[]> {
+    const path = `${itemPath('job path', jobPath)}/${build}/consoleText`;
+    const res = await this.#http.request({
+      method: 'GET',
+      path,
+      expect: 'any',
+      retry: 'idempotent',
+      pass: [404],
+    });
+    if (res.status === 404) return [];
+    return res.body
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '')
+      .slice(-lines);
   }
 
   /** Jenkins' root URL as configured (Manage Jenkins » System » Jenkins URL): the base of absolute job URLs. */

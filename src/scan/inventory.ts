@@ -1,5 +1,6 @@
 import type { ManagedKey, RotatorConfig } from '../config';
 import { parseAttempts } from '../domain/attempts';
+import { keylessSince } from '../keyless/state';
 import { messageOf } from '../domain/errors';
 import { ageInDays, type AccessKeyMeta } from '../domain/keys';
 import { deactivatedTag } from '../engine/engine';
@@ -163,6 +164,7 @@ export async function takeInventory(
         managedKey: k.name,
         deactivationTags,
         attempts: parseAttempts(tags),
+        ...(keylessSince(tags) ? { keylessSince: keylessSince(tags) } : {}),
       };
     } catch (err) {
       problems.push({

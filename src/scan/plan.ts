@@ -72,6 +72,7 @@ export function planScan(
     inProgress: [],
     unmanagedStale: [],
     rotated: [],
+    keyless: [],
   };
   const stuckAfterMs = (opts.stuckAfterHours ?? 2) * HOUR;
   const rotatedWithinMs = (opts.rotatedWithinHours ?? 24) * HOUR;
@@ -96,6 +97,30 @@ export function planScan(
     if (!state || state.error !== undefined) {
       plan.failed.push({ key: key.name, reason: state?.error ?? `secret ${key.secretId} was not read` });
       planCleanup(plan, key, user, undefined, now);
+      continue;
+    }
+    if (user.keylessSince) {
+      // Keyless: never rotated; its retired key is deleted after the grace period like any key this tool
+      // deactivated (it is AWSCURRENT only on paper); any active key on the user is a key that should not exist.
+      const active = user.keys.filter((k) => k.status === 'Active').map((k) => k.accessKeyId);
+      plan.keyless.push({
+        key: key.name,
+        user: user.userName,
+        since: iso(user.keylessSince),
+        activeKeys: active,
+      });
+      for (const id of active)
+        plan.failed.push({
+          key: key.name,
+          accessKeyId: id,
+          reason: `${key.name} is keyless since ${day(user.keylessSince)}, but user ${user.userName} has an active access key ${id}: find who created it (CloudTrail CreateAccessKey), then deactivate it; key-rotator keyless rollback ${key.name} if the key path is wanted back`,
+        });
+      if (!active.length)
+        plan.skipped.push({
+          key: key.name,
+          reason: `keyless since ${day(user.keylessSince)}: not rotated (its jobs use Jenkins ID tokens and STS)`,
+        });
+      planCleanup(plan, key, user, null, now);
       continue;
     }
     if (state.lastRotatedDate && now.getTime() - state.lastRotatedDate.getTime() < rotatedWithinMs)
@@ -263,7 +288,8 @@ function planCleanup(
   plan: ScanPlan,
   key: ManagedKey,
   user: InventoryUser,
-  currentAccessKeyId: string | undefined,
+  /** AWSCURRENT's key; undefined: the secret could not be read; null: keyless, no key is in use. */
+  currentAccessKeyId: string | undefined | null,
   now: Date,
 ): void {
   const tags = user.deactivationTags ?? {};
@@ -289,7 +315,7 @@ function planCleanup(
       skip(k.accessKeyId, 'clean-up skipped: the secret could not be read, so AWSCURRENT is unknown');
       continue;
     }
-    if (k.accessKeyId === currentAccessKeyId) {
+    if (currentAccessKeyId !== null && k.accessKeyId === currentAccessKeyId) {
       skip(k.accessKeyId, 'marked as deactivated by this tool, but it is AWSCURRENT: left alone');
       continue;
     }
@@ -317,7 +343,8 @@ function planCleanup(
       accountId: user.accountId,
       accessKeyId: k.accessKeyId,
       deactivatedAt: at,
-      currentAccessKeyId,
+      // Keyless: no key is in use; the retired key is AWSCURRENT only on paper.
+      currentAccessKeyId: currentAccessKeyId ?? '',
       tagKey: deactivatedTag(k.accessKeyId),
     } satisfies DeleteAction);
   }

@@ -83,7 +83,8 @@ export function diagnoseKeys(
   for (const key of config.keys) {
     const user = inventory.users.find((u) => u.managedKey === key.name);
     const state = states.find((s) => s.key === key.name);
-    if (!user || !state || state.error !== undefined) continue;
+    // A keyless key's retired key is AWSCURRENT and inactive by design: nothing to diagnose or repair.
+    if (!user || !state || state.error !== undefined || user.keylessSince) continue;
     out.push(...diagnoseKey(key, user, state, now));
   }
   return out.sort(bySeverity);

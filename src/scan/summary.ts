@@ -35,6 +35,7 @@ export function summarize(
     deleted: done.deleted,
     inProgress,
     unmanagedStale: plan.unmanagedStale,
+    keyless: plan.keyless,
     problems: [...plan.problems, ...done.unrepaired].sort(bySeverity),
     ...(checks ? { checks } : {}),
     notifications: [],
@@ -143,6 +144,12 @@ export function summaryText(s: ScanSummary): string {
     (x) => `${x.key}${x.stuck ? ' (STUCK)' : ''}${x.since ? ` since ${x.since}` : ''}`,
   );
   section('Deleted', s.deleted, (x) => `${x.user}: ${x.accessKeyId}`);
+  section(
+    'Keyless',
+    s.keyless,
+    (x) =>
+      `${x.key} (${x.user}) since ${x.since.slice(0, 10)}${x.activeKeys.length ? `: ACTIVE KEY ${x.activeKeys.join(', ')}` : ', no access key'}`,
+  );
   section(
     'Unmanaged keys past the max age',
     s.unmanagedStale,

@@ -31,6 +31,8 @@ export interface InventoryUser {
   deactivationTags?: Record<string, string>;
   /** Managed users only: the rotation attempts recorded in the user's tags (see domain/attempts.ts). */
   attempts?: Attempt[];
+  /** Managed users only: the key went keyless then (`keyless apply --retire-key`, tag key-rotator:keyless). */
+  keylessSince?: Date;
 }
 
 export type InventorySource = 'credential-report' | 'list';
@@ -208,6 +210,16 @@ export interface ScanPlan {
   unmanagedStale: UnmanagedStaleEntry[];
   /** Rotations that completed recently (the secret's LastRotatedDate), for the report. */
   rotated: RotatedEntry[];
+  /** Managed keys that went keyless: never rotated; an active key on their user is a failure. */
+  keyless: KeylessEntry[];
+}
+
+export interface KeylessEntry {
+  key: string;
+  user: string;
+  since: string;
+  /** Active access keys on the user: none is expected (each is also a failure). */
+  activeKeys: string[];
 }
 
 export interface StartedEntry {
@@ -254,6 +266,8 @@ export interface ScanSummary {
   deleted: DeletedEntry[];
   inProgress: InProgressEntry[];
   unmanagedStale: UnmanagedStaleEntry[];
+  /** Managed keys that went keyless (`key-rotator keyless`): not rotated, their users watched for new keys. */
+  keyless: KeylessEntry[];
   /**
    * Rotation problems left after the repairs, most severe first, each with the command that fixes it. One of
    * severity `error` fails the scan, as a failure does.

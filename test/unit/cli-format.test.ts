@@ -177,6 +177,7 @@ describe('audit', () => {
 
 describe('plan report', () => {
   const plan: ScanPlan = {
+    keyless: [],
     now: NOW,
     repair: [],
     problems: [],

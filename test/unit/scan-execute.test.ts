@@ -28,6 +28,7 @@ const emptyPlan = (over: Partial<ScanPlan> = {}): ScanPlan => ({
   inProgress: [],
   unmanagedStale: [],
   rotated: [],
+  keyless: [],
   ...over,
 });
 

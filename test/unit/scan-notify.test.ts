@@ -66,6 +66,7 @@ function summary(over: Partial<ScanSummary> = {}): ScanSummary {
       { user: 'alice', accountId: '111122223333', accessKeyId: 'AKIAALICE00000000001', ageDays: 200 },
     ],
     repaired: [],
+    keyless: [],
     problems: [],
     notifications: [],
     ...over,
