@@ -2,14 +2,16 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { STACK_PARAMS, isStackParam } from '../config/stack';
 import { UsageError } from './errors';
 import type { CheckArgs } from './check';
+import type { KeylessArgs } from './keyless';
 import type { SelfRotateArgs } from './self-rotate';
 
-export type { CheckArgs, SelfRotateArgs };
+export type { CheckArgs, KeylessArgs, SelfRotateArgs };
 
 export const COMMANDS = [
   'audit',
   'check',
   'doctor',
+  'keyless',
   'plan',
   'rotate',
   'self-rotate',
@@ -74,6 +76,17 @@ const COMMAND_OPTIONS = {
     'fail-on': { type: 'string' },
     'emit-policy': { type: 'string' },
   },
+  keyless: {
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+    job: { type: 'string', multiple: true },
+    folder: { type: 'string', multiple: true },
+    audience: { type: 'string' },
+    canary: { type: 'string', multiple: true },
+    'retire-key': { type: 'boolean' },
+    credential: { type: 'string' },
+    'proof-timeout': { type: 'string' },
+  },
 } as const satisfies Record<CommandName, Record<string, OptionSpec>>;
 
 const ALL_OPTIONS = {
@@ -85,6 +98,7 @@ const ALL_OPTIONS = {
   ...COMMAND_OPTIONS['validate-config'],
   ...COMMAND_OPTIONS.check,
   ...COMMAND_OPTIONS.doctor,
+  ...COMMAND_OPTIONS.keyless,
 } as const;
 
 export interface GlobalOptions {
@@ -141,7 +155,7 @@ export interface DoctorArgs {
   key?: string;
 }
 export type CommandArgs =
-  AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs | CheckArgs;
+  AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs | CheckArgs | KeylessArgs;
 
 export type ParsedArgs =
   | { kind: 'help'; command?: CommandName; global: GlobalOptions }
@@ -306,6 +320,59 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
           printPolicy,
           ...(userPath !== undefined ? { userPath } : {}),
           ...(accountId !== undefined ? { accountId } : {}),
+        },
+      };
+    }
+    case 'keyless': {
+      const [action, target] = rest;
+      if (action !== 'plan' && action !== 'apply' && action !== 'rollback')
+        throw new UsageError(
+          `keyless needs an action, plan, apply or rollback (got ${action === undefined ? 'none' : `"${action}"`}): key-rotator keyless plan <key>`,
+        );
+      if (target === undefined)
+        throw new UsageError(`keyless ${action} needs the managed key: key-rotator keyless ${action} <key>`);
+      extra(2);
+      const only = (opts: string[], forAction: string) => {
+        for (const o of opts)
+          if (values[o as keyof typeof values] !== undefined && action !== forAction)
+            throw new UsageError(`option --${o} goes with keyless ${forAction}`);
+      };
+      only(['out'], 'plan');
+      only(['canary', 'retire-key', 'credential', 'proof-timeout'], 'apply');
+      if (action === 'rollback') only(['job', 'folder', 'audience'], 'plan or apply');
+      const credential = values.credential;
+      if (credential !== undefined && credential !== 'keep' && credential !== 'delete')
+        throw new UsageError(`option --credential must be keep or delete (got "${credential}")`);
+      if (credential !== undefined && values['retire-key'] !== true)
+        throw new UsageError('option --credential goes with --retire-key');
+      const proof = values['proof-timeout'];
+      if (proof !== undefined && !/^\d+$/.test(proof))
+        throw new UsageError(`option --proof-timeout is a number of seconds (got "${proof}")`);
+      const paths = (name: string, list: string[] | undefined) =>
+        (list ?? []).map((p) => {
+          const v = nonEmpty(`--${name}`, p).replace(/^\/+|\/+$/g, '');
+          if (v.split('/').some((seg) => seg === '' || seg === '.' || seg === '..' || seg.includes('*')))
+            throw new UsageError(
+              `option --${name} must be a Jenkins item's full name such as team-a/deploy (got "${p}")`,
+            );
+          return v;
+        });
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          action,
+          target,
+          json,
+          ...(values.out !== undefined ? { out: nonEmpty('--out', values.out) } : {}),
+          jobs: paths('job', values.job),
+          folders: paths('folder', values.folder),
+          ...(values.audience !== undefined ? { audience: nonEmpty('--audience', values.audience) } : {}),
+          canaries: paths('canary', values.canary),
+          retireKey: values['retire-key'] === true,
+          ...(credential !== undefined ? { credential } : {}),
+          ...(proof !== undefined ? { proofTimeoutSeconds: Number(proof) } : {}),
         },
       };
     }

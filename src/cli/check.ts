@@ -2,7 +2,8 @@ import { atLeast, formatChecks, writePolicies } from '../checks/format';
 import { runChecks } from '../checks/run';
 import type { Severity } from '../checks/types';
 import type { Composition } from '../compose';
-import { CliError, EXIT, type ExitCode } from './errors';
+import { EXIT, type ExitCode } from './errors';
+import { managedKeyFor } from './managed-key';
 import type { CliIo } from './io';
 
 /** `check`: the security checklist, read-only. */
@@ -23,15 +24,7 @@ export async function checkCommand(
   io: CliIo,
 ): Promise<ExitCode> {
   const { composition } = await compose();
-  const key = args.key
-    ? composition.config.keys.find(
-        (k) => k.name === args.key || k.iamUser.toLowerCase() === args.key?.toLowerCase(),
-      )
-    : undefined;
-  if (args.key && !key)
-    throw new CliError(
-      `"${args.key}" is not a managed key (managed: ${composition.config.keys.map((k) => k.name).join(', ')})`,
-    );
+  const key = args.key ? managedKeyFor(composition.config, args.key) : undefined;
   const report = await runChecks(composition, key ? { keys: [key.name] } : {});
   io.out(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatChecks(report));
   if (args.emitPolicy) {

@@ -136,6 +136,43 @@ Options:
                         "policies", "counts" }
 
 Exit 0 unless --fail-on finds something at that level (1); items not checked never pass for clean but do not fail.`,
+  keyless: `Usage: key-rotator keyless plan <key> [--out DIR] [--job PATH]... [--folder PATH]... [--json]
+       key-rotator keyless apply <key> [--canary JOB]... [--retire-key [--credential keep|delete]] [--json]
+       key-rotator keyless rollback <key> [--json]
+
+Moves a managed key's pipelines from the long-lived IAM user key to Jenkins' ID tokens (the OpenID Connect Provider
+plugin, oidc-provider) exchanged with sts:AssumeRoleWithWebIdentity for credentials that expire within the hour,
+and retires the key only after that is proven.
+
+  plan      read-only: the ID-token credential next to each of the key's Jenkins credentials, the IAM OIDC provider
+            of its issuer, one role per Jenkins scope that used the key (a folder store's folder, or each job that
+            names a system-store credential) with a trust policy on aud and sub for exactly those jobs and the
+            least-privilege push policy, what happens to the key, and what blocks the migration. --out DIR writes
+            the CloudFormation template, a Jenkinsfile per role, the credential and the plan.
+  apply     creates what the plan says (the credential through Jenkins' credentials API; the provider and roles
+            through IAM), runs each --canary job (default the key's canary) with AWS_ROLE_ARN, and proves each role
+            in CloudTrail: a web-identity session of the role, from a job of its scope, logged in to ECR. Safe to
+            run again: it picks up where it stopped.
+            --retire-key, once every role is proven and the key is unused since: deactivates the key (and checks
+            AWS refuses it), records it for deletion after deleteAfterDays, keeps (or with --credential delete,
+            deletes) the Jenkins AWS credential, marks the key keyless and turns off its rotation schedule.
+  rollback  the key path back: the keyless mark removed, a new key through the normal rotation (Jenkins
+            credentials re-created where deleted). The roles stay.
+
+Options:
+  --out DIR           plan: write the files there
+  --job PATH          plan/apply: admit this job (a system-store credential's jobs are found from their
+                      configuration, which a Pipeline from SCM does not show); repeatable
+  --folder PATH       plan/apply: admit every job under this folder; repeatable
+  --audience AUD      the token audience (default sts.amazonaws.com)
+  --canary JOB        apply: run this job as proof (it must bind the ID-token credential and use AWS_ROLE_ARN, as
+                      the plan's Jenkinsfile does); repeatable, one per scope
+  --retire-key        apply: retire the long-lived key after the proof
+  --credential MODE   with --retire-key: keep (default) or delete the Jenkins AWS credential
+  --proof-timeout S   apply: how long to wait for CloudTrail to show the proof (default 900: its history lags)
+  --json              the plan or the report as JSON
+
+Exit 1 when the plan is blocked, or apply or rollback stopped (the key untouched unless the report says so).`,
   'self-rotate': `Usage: key-rotator self-rotate <key> [--force] [--take-over] [--json]
        key-rotator self-rotate <key> --print-policy [--user-path PATH] [--account-id ID]
 
@@ -224,6 +261,8 @@ Commands:
   check                   the security checklist: least privilege, console access, CloudTrail, keys outside the
                           credentials store, Configuration-as-Code (read-only; --fail-on for CI)
   doctor                  can each Jenkins target be reached from here (DNS, TCP, TLS, token, permissions)?
+  keyless plan|apply|rollback <key>
+                          retire the long-lived key: Jenkins ID tokens to STS, proven before the key goes
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
   rotate <user>           rotate a managed key now; --resume or --abandon a stuck rotation; --emergency for a
                           leaked key

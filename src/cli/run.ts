@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { ConfigError, findKey, type ManagedKey, type RotatorConfig } from '../config';
+import { ConfigError, type ManagedKey, type RotatorConfig } from '../config';
 import { examplePlaceholders, placeholderWarnings } from '../config/placeholders';
 import { stackIssues } from '../config/stack';
 import type { Composition } from '../compose';
@@ -34,6 +34,8 @@ import {
 } from './context';
 import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
 import { checkCommand } from './check';
+import { managedKeyFor } from './managed-key';
+import { keylessCommand } from './keyless';
 import { doctorCommand, planReachability } from './doctor';
 import { count } from './format';
 import { commandHelp, mainHelp } from './help';
@@ -95,7 +97,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             ? doctorCommand(args, () => ctx.compose(), io)
             : args.command === 'check'
               ? checkCommand(args, () => ctx.compose(), io)
-              : rotateCommand(args, ctx),
+              : args.command === 'keyless'
+                ? keylessCommand(args, () => ctx.compose(), io)
+                : rotateCommand(args, ctx),
     );
   } catch (err) {
     const usage = err instanceof UsageError;
@@ -282,18 +286,6 @@ async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
 }
 
 /** The managed key `rotate <user>` names: by IAM user (case-insensitive, as IAM) or by the key's name. */
-function managedKeyFor(config: RotatorConfig, target: string): ManagedKey {
-  const byUser = findKey(config, { iamUser: target });
-  const key = byUser ?? findKey(config, { name: target });
-  if (!key)
-    throw new CliError(
-      `"${target}" is not a managed IAM user or key name in the configuration (managed: ${config.keys
-        .map((k) => `${k.iamUser} (${k.name})`)
-        .join(', ')})`,
-    );
-  return key;
-}
-
 async function rotateCommand(args: RotateArgs, ctx: AwsContext): Promise<ExitCode> {
   const { io } = ctx;
   const { composition } = await ctx.compose();

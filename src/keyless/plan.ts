@@ -98,7 +98,7 @@ export function checkSubCondition(root: string, cond: SubCondition): void {
   const named = new RegExp(`^${escapeRegExp(r)}job/[^/*?]+/`).test(fixed);
   if (!named)
     throw new InputError(
-      `the trust policy's sub condition ${cond.operator} ${JSON.stringify(cond.value)} would admit ${fixed.startsWith(r) ? 'every job of this Jenkins' : 'tokens of jobs outside this Jenkins'}: name a folder or a job`,
+      `the trust policy's sub condition ${cond.operator} ${JSON.stringify(cond.value)} would admit ${fixed.startsWith(r) || r.startsWith(fixed) ? 'every job of this Jenkins' : 'tokens of jobs outside this Jenkins'}: name a folder or a job`,
     );
 }
 
@@ -151,7 +151,166 @@ export function pushPolicy(repositories: readonly string[]) {
     Version: '2012-10-17' as const,
     Statement: [
       { Sid: 'EcrLogin', Effect: 'Allow' as const, Action: ECR_LOGIN_ACTION, Resource: '*' },
-      { Sid: 'EcrPush', Effect: 'Allow' as const, Action: [...ECR_PUSH_ACTIONS], Resource: [...repositories] },
+      {
+        Sid: 'EcrPush',
+        Effect: 'Allow' as const,
+        Action: [...ECR_PUSH_ACTIONS],
+        Resource: [...repositories],
+      },
     ],
   };
+}
+
+/** One ID-token credential to create, next to the key's credential in the same store (so the same jobs see it). */
+export interface PlannedCredential {
+  /** The Jenkins target (config name) and its controller. */
+  target: string;
+  jenkinsUrl: string;
+  store: StoreRef;
+  id: string;
+  className: typeof ID_TOKEN_FILE_CLASS;
+  audience: string;
+  issuer: string;
+  exists: boolean;
+}
+
+export interface PlannedProvider {
+  issuer: string;
+  arn: string;
+  audience: string;
+  /** Already in IAM; `addAudience` when it lacks our audience among its client ids. */
+  exists: boolean;
+  addAudience: boolean;
+}
+
+export interface PlannedRole {
+  name: string;
+  arn: string;
+  /** The path roles of the migration live under, so they are easy to list and to grant. */
+  path: string;
+  scope: KeylessScope;
+  /** Where the scope was found: the credential's folder store, a job that names the credential, `--job`/`--folder`. */
+  scopeFrom: string;
+  target: string;
+  issuer: string;
+  providerArn: string;
+  sub: SubCondition;
+  trustPolicy: ReturnType<typeof trustPolicy>;
+  pushPolicy: ReturnType<typeof pushPolicy>;
+  exists: boolean;
+}
+
+export interface KeylessPlan {
+  key: string;
+  user: string;
+  accountId: string;
+  region: string;
+  registry: string;
+  audience: string;
+  repositories: string[];
+  repositoriesFrom: 'configuration' | 'current-policy' | 'unknown';
+  providers: PlannedProvider[];
+  roles: PlannedRole[];
+  credentials: PlannedCredential[];
+  /** What happens to the long-lived key, in order. */
+  keyFate: string[];
+  /** What must hold before the key is retired. */
+  mustPass: string[];
+  warnings: string[];
+}
+
+export const ROLE_PATH = '/jenkins-key-rotator/';
+/** The inline policy name of a migration role (the same as the security checks' emitted policy). */
+export const ROLE_POLICY_NAME = 'key-rotator-ecr-push';
+
+/** The ID-token credential's id next to `credentialId`. */
+export const tokenCredentialId = (credentialId: string): string => `${credentialId}-id-token`;
+
+/**
+ * The CloudFormation template of the AWS side: the OIDC provider of each issuer (or the existing one's ARN) and the
+ * roles, with their trust policies and push policy. For teams that deploy IAM through CloudFormation; `keyless
+ * apply` creates the same through the IAM API and adopts what the template made.
+ */
+export function cloudFormationTemplate(plan: KeylessPlan) {
+  const resources: Record<string, unknown> = {};
+  const outputs: Record<string, unknown> = {};
+  const providerRef = new Map<string, unknown>();
+  plan.providers.forEach((p, i) => {
+    if (p.exists) {
+      providerRef.set(p.arn, p.arn);
+      return;
+    }
+    const id = `JenkinsIssuer${i + 1}`;
+    resources[id] = {
+      Type: 'AWS::IAM::OIDCProvider',
+      Properties: {
+        Url: p.issuer,
+        ClientIdList: [p.audience],
+        Tags: [{ Key: 'managed-by', Value: 'jenkins-key-rotator' }],
+      },
+    };
+    providerRef.set(p.arn, { Ref: id });
+  });
+  plan.roles.forEach((r, i) => {
+    const id = `KeylessRole${i + 1}`;
+    const trust = structuredClone(r.trustPolicy) as { Statement: { Principal: { Federated: unknown } }[] };
+    for (const st of trust.Statement)
+      st.Principal.Federated = providerRef.get(r.providerArn) ?? r.providerArn;
+    resources[id] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: r.name,
+        Path: r.path,
+        Description: `Jenkins builds of ${r.scope.kind} ${r.scope.path} push to ECR without a stored key (jenkins-key-rotator keyless, key ${plan.key})`,
+        MaxSessionDuration: 3600,
+        AssumeRolePolicyDocument: trust,
+        Policies: [{ PolicyName: ROLE_POLICY_NAME, PolicyDocument: r.pushPolicy }],
+        Tags: [
+          { Key: 'managed-by', Value: 'jenkins-key-rotator' },
+          { Key: 'key-rotator:keyless-for', Value: plan.key },
+        ],
+      },
+    };
+    outputs[`${id}Arn`] = {
+      Description: `${r.scope.kind} ${r.scope.path}`,
+      Value: { 'Fn::GetAtt': [id, 'Arn'] },
+    };
+  });
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: `jenkins-key-rotator keyless migration of ${plan.key} (IAM user ${plan.user}): Jenkins ID tokens to STS`,
+    Resources: resources,
+    Outputs: outputs,
+  };
+}
+
+/** The Jenkinsfile a job of `role`'s scope uses instead of the stored key: the AWS CLI assumes the role itself. */
+export function jenkinsfileSnippet(plan: KeylessPlan, role: PlannedRole, credentialId: string): string {
+  return `// ECR push with Jenkins' ID token instead of a stored AWS key (jenkins-key-rotator keyless plan ${plan.key}).
+// The AWS CLI and SDKs read AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE and assume the role themselves; the
+// credentials they get expire within the hour. The token's sub is this job's URL; the role admits ${role.sub.operator === 'StringEquals' ? 'this job only' : `the jobs under ${role.scope.path}`}.
+pipeline {
+  agent any
+  parameters {
+    string(name: 'AWS_ROLE_ARN', defaultValue: '${role.arn}', description: 'the role this job assumes')
+  }
+  environment {
+    AWS_REGION = '${plan.region}'
+    AWS_ROLE_SESSION_NAME = "\${env.BUILD_TAG}"
+  }
+  stages {
+    stage('Push') {
+      steps {
+        withCredentials([file(credentialsId: '${credentialId}', variable: 'AWS_WEB_IDENTITY_TOKEN_FILE')]) {
+          withEnv(["AWS_ROLE_ARN=\${params.AWS_ROLE_ARN}"]) {
+            sh 'aws sts get-caller-identity'
+            sh 'aws ecr get-login-password | docker login --username AWS --password-stdin ${plan.registry}'
+            // docker build / docker push ${plan.registry}/<repository>:<tag>
+          }
+        }
+      }
+    }
+  }
+}
+`;
 }
