@@ -114,3 +114,54 @@ export async function seedDemo(cloud: LocalCloud, opts: { flaws?: boolean } = {}
     summary: result.seeded.map((s) => ({ name: s.name, iamUser: s.iamUser, accessKeyId: s.accessKeyId })),
   };
 }
+
+/** The jobs of the keyless demo: the prod canary (root) and a deploy job in team-a/deploy (prod's folder store). */
+export const KEYLESS_JOBS = ['ecr-canary-prod-ecr-push', 'team-a/deploy/ecr-push'] as const;
+
+/**
+ * The keyless demo's Jenkins: the oidc-provider plugin installed; the rotator's user may read the plugin manager
+ * (Overall/SystemRead) and job configurations (Job/ExtendedRead), to find the jobs that use a credential.
+ */
+export function prepareKeyless(cloud: LocalCloud) {
+  const rotator = cloud.jenkins.state.users.get('key-rotator');
+  if (!rotator) throw new Error('seed the scenario first');
+  cloud.jenkins.state.seed({
+    plugins: ['oidc-provider'],
+    extendedReadPermission: true,
+    systemReadPermission: true,
+    users: [
+      {
+        id: rotator.id,
+        apiTokens: rotator.apiTokens,
+        permissions: [...rotator.permissions, 'Job/ExtendedRead', 'Overall/SystemRead'],
+      },
+    ],
+  });
+}
+
+/**
+ * What the team does between plan and apply: switch the jobs to the plan's Jenkinsfile, which binds the ID-token
+ * credential as AWS_WEB_IDENTITY_TOKEN_FILE and takes AWS_ROLE_ARN as a parameter.
+ */
+export function switchJobsToKeyless(cloud: LocalCloud) {
+  cloud.jenkins.state.seed({
+    jobs: [
+      {
+        path: KEYLESS_JOBS[0],
+        type: 'pipeline',
+        parameters: ['REASON', 'AWS_ROLE_ARN'],
+        check: 'web-identity',
+        credentialId: 'aws-prod-id-token',
+        region: 'us-east-1',
+      },
+      {
+        path: KEYLESS_JOBS[1],
+        type: 'pipeline',
+        parameters: ['AWS_ROLE_ARN'],
+        check: 'web-identity',
+        credentialId: 'aws-prod-userpass-id-token',
+        region: 'us-east-1',
+      },
+    ],
+  });
+}

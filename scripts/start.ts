@@ -18,6 +18,7 @@ import { JenkinsClient } from '../src/jenkins/client';
 import { createLogger } from '../src/observability/logger';
 import type { ScanSummary } from '../src/scan';
 import { DEMO_KEYS, seedDemo } from './demo-seed';
+import { runMain } from './run-main';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 process.env['POWERTOOLS_METRICS_DISABLED'] ??= 'true';
@@ -255,10 +256,4 @@ async function main(): Promise<boolean> {
   }
 }
 
-main().then(
-  (ok) => process.exit(ok ? 0 : 1),
-  (err: unknown) => {
-    process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('npm start', main);

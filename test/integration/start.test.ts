@@ -1,19 +1,7 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runScript } from '../support/scripts';
 
-function runStart(): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start.ts'], {
-      env: { ...process.env, START_PROPAGATION_DELAY_MS: '500', LOG_LEVEL: 'WARN' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const runStart = () => runScript('scripts/start.ts', { START_PROPAGATION_DELAY_MS: '500' });
 
 describe('npm start', () => {
   it('rotates the 120-day key end to end, leaves the 10-day key alone and exits 0', async () => {
