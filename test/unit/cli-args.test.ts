@@ -130,7 +130,7 @@ describe('parseCommandLine', () => {
 
   it('usage errors say what is wrong', () => {
     expect(usage()).toMatch(
-      /no command given \(commands: audit, check, doctor, plan, rotate, self-rotate, validate-config\)/,
+      /no command given \(commands: audit, check, doctor, keyless, plan, rotate, self-rotate, validate-config\)/,
     );
     expect(usage('audits')).toMatch(/unknown command "audits"/);
     expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
