@@ -2,15 +2,17 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { STACK_PARAMS, isStackParam } from '../config/stack';
 import { UsageError } from './errors';
 import type { CheckArgs } from './check';
+import type { ReportArgs } from './report';
 import type { SelfRotateArgs } from './self-rotate';
 
-export type { CheckArgs, SelfRotateArgs };
+export type { CheckArgs, ReportArgs, SelfRotateArgs };
 
 export const COMMANDS = [
   'audit',
   'check',
   'doctor',
   'plan',
+  'report',
   'rotate',
   'self-rotate',
   'validate-config',
@@ -74,6 +76,12 @@ const COMMAND_OPTIONS = {
     'fail-on': { type: 'string' },
     'emit-policy': { type: 'string' },
   },
+  report: {
+    html: { type: 'string' },
+    json: { type: 'boolean' },
+    'no-checks': { type: 'boolean' },
+    'credential-report': { type: 'boolean' },
+  },
 } as const satisfies Record<CommandName, Record<string, OptionSpec>>;
 
 const ALL_OPTIONS = {
@@ -85,6 +93,7 @@ const ALL_OPTIONS = {
   ...COMMAND_OPTIONS['validate-config'],
   ...COMMAND_OPTIONS.check,
   ...COMMAND_OPTIONS.doctor,
+  ...COMMAND_OPTIONS.report,
 } as const;
 
 export interface GlobalOptions {
@@ -141,7 +150,7 @@ export interface DoctorArgs {
   key?: string;
 }
 export type CommandArgs =
-  AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs | CheckArgs;
+  AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs | CheckArgs | ReportArgs;
 
 export type ParsedArgs =
   | { kind: 'help'; command?: CommandName; global: GlobalOptions }
@@ -325,6 +334,25 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
             ? { emitPolicy: nonEmpty('--emit-policy', values['emit-policy']) }
             : {}),
           ...(values.key !== undefined ? { key: nonEmpty('--key', values.key) } : {}),
+        },
+      };
+    }
+    case 'report': {
+      extra(0);
+      const html = values.html !== undefined ? nonEmpty('--html', values.html) : undefined;
+      if (html === undefined && !json)
+        throw new UsageError(
+          'report needs --html FILE (the HTML page) or --json (its data on stdout), or both (see key-rotator report --help)',
+        );
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          json,
+          ...(html !== undefined ? { html } : {}),
+          checks: values['no-checks'] !== true,
+          credentialReport: values['credential-report'] === true,
         },
       };
     }
