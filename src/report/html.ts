@@ -350,7 +350,12 @@ function findings(r: KeyReport): string {
 
 /** The whole page. `generator` names the tool and its version in the footer. */
 export function renderReportHtml(r: KeyReport, opts: { generator?: string } = {}): string {
-  const sources = `users ${r.source === 'credential-report' ? 'from the IAM credential report' : 'listed with ListUsers'}; ${r.configFile ? `managed keys from ${esc(r.configFile)}` : 'no configuration: nothing is managed'}`;
+  const managed = r.configFile
+    ? `managed keys from ${esc(r.configFile)}`
+    : r.histories.length
+      ? `${plural(r.histories.length, 'managed key')}`
+      : 'no configuration: nothing is managed';
+  const sources = `users ${r.source === 'credential-report' ? 'from the IAM credential report' : 'listed with ListUsers'}; ${managed}`;
   const nav = [
     ['problems-h', 'Rotation problems'],
     ['ages-h', 'Key ages'],
