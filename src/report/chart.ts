@@ -13,7 +13,7 @@ const WIDTH = 1000;
 const LABEL_WIDTH = 300;
 const DUE_WIDTH = 230;
 const ROW = 24;
-const TOP = 28;
+const TOP = 42;
 const BOTTOM = 34;
 const STEPS = [7, 15, 30, 60, 90, 180, 365, 730, 1825];
 
@@ -133,8 +133,14 @@ export function renderChart(keys: readonly ReportKey[], id = 'ages'): string {
     .map((t) => {
       const x = L.x0 + ((L.x1 - L.x0) * t) / L.domainDays;
       return (
-        `<line class="grid${t === 0 ? ' axis-zero' : ''}" x1="${n(x)}" x2="${n(x)}" y1="${TOP - 4}" y2="${bottom}"/>` +
-        `<text class="tick" x="${n(x)}" y="${bottom + 16}" text-anchor="middle">${t === 0 ? '0' : `${t} d`}</text>`
+        `<line class="grid${t === 0 ? ' axis-zero' : ''}" x1="${n(x)}" x2="${n(x)}" y1="${TOP - 2}" y2="${bottom}"/>` +
+        // The scale's labels above and below: a long chart is read from either end.
+        [TOP - 10, bottom + 16]
+          .map(
+            (y) =>
+              `<text class="tick" x="${n(x)}" y="${y}" text-anchor="middle">${t === 0 ? '0' : `${t} d`}</text>`,
+          )
+          .join('')
       );
     })
     .join('');
@@ -156,7 +162,7 @@ export function renderChart(keys: readonly ReportKey[], id = 'ages'): string {
     })
     .join('');
   return (
-    `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${L.width} ${L.height}" width="${L.width}" height="${L.height}" role="img" aria-labelledby="${id}-title" aria-describedby="${id}-desc" data-x0="${L.x0}" data-domain-days="${L.domainDays}">` +
+    `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${L.width} ${L.height}" width="${L.width}" height="${L.height}" role="img" aria-labelledby="${id}-title" aria-describedby="${id}-desc" data-domain-days="${L.domainDays}">` +
     `<title id="${id}-title">Age of each access key against its rotation line</title>` +
     `<desc id="${id}-desc">${esc(desc)}</desc>` +
     `<text class="axis-title" x="${L.x0}" y="14">age in days; the tick on each row is that key's rotation line</text>` +
