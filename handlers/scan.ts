@@ -16,6 +16,7 @@ import {
   type ScanSummary,
 } from '../src/scan';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { reportDestination, s3ReportWriter } from '../src/report/s3';
 import { clientSettings } from '../src/aws/clients';
 import { defaultComposition, logger } from './runtime';
 
@@ -104,6 +105,20 @@ function checksOption(): ScanOptions['checks'] {
   };
 }
 
+/**
+ * REPORT_BUCKET and REPORT_PREFIX: the scan writes its key report there each run. A bad value is reported in each
+ * summary (the rotations go on), not thrown at cold start.
+ */
+function reportOption(): ScanOptions['report'] {
+  try {
+    const dest = reportDestination(process.env);
+    return dest ? s3ReportWriter(dest) : undefined;
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    return () => Promise.resolve({ ok: false, location: `s3://${env('REPORT_BUCKET') ?? ''}`, error });
+  }
+}
+
 async function ssmClient(): Promise<SSMClient> {
   return new SSMClient(clientSettings((await defaultComposition()).clients.setup));
 }
@@ -115,5 +130,5 @@ export const handler = createScanEntry({
   rotationLambdaArn: env('ROTATION_LAMBDA_ARN'),
   notifyTopicArn: env('NOTIFY_TOPIC_ARN'),
   // The role may read only users on this path (serverless.yml's userPath): list only those.
-  options: { pathPrefix: env('IAM_USER_PATH') ?? '/', checks: checksOption() },
+  options: { pathPrefix: env('IAM_USER_PATH') ?? '/', checks: checksOption(), report: reportOption() },
 });

@@ -5,8 +5,12 @@
  * before/after report. Exits 0 only if the due key rotated, ECR accepted the new key, Jenkins holds it, the old
  * key is refused, and the young key was left alone.
  *
+ * Last it writes the key report (`key-rotator report --html`) of the emulated account to ./key-report.html
+ * (START_REPORT_FILE names another file) and prints its path.
+ *
  * LOG_LEVEL=INFO shows the rotator's structured JSON logs (on stdout, as in Lambda); the default is WARN.
  */
+import { resolve } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,8 +18,11 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createScanHandler, METRICS_NAMESPACE } from '../handlers/scan';
 import { startLocalCloud, type LocalCloud } from '../localcloud/index';
 import { LOCAL_ROTATE_LAMBDA_ARN, lambdaContext, wireRotationHook } from '../localcloud/wire';
+import { writeFileAtomically } from '../src/cli/report';
+import type { Composition } from '../src/compose';
 import { JenkinsClient } from '../src/jenkins/client';
 import { createLogger } from '../src/observability/logger';
+import { collectKeyReport, renderReportHtml } from '../src/report';
 import type { ScanSummary } from '../src/scan';
 import { DEMO_KEYS, seedDemo } from './demo-seed';
 import { runMain } from './run-main';
@@ -146,6 +153,29 @@ function printSecurityChecks(summary: ScanSummary) {
   say();
 }
 
+/** The key report of the emulated account after the run, as `key-rotator report --html` writes it. */
+async function writeReport(composition: Composition): Promise<boolean> {
+  const file = resolve(process.env['START_REPORT_FILE'] ?? 'key-report.html');
+  try {
+    const report = await collectKeyReport(composition);
+    await writeFileAtomically(
+      file,
+      renderReportHtml(report, { generator: 'jenkins-key-rotator (npm start)' }),
+    );
+    say(`Key report: ${file}`);
+    say(
+      `  ${report.counts.keys} keys, ${report.counts.stale} past the rotation line, their history and the findings: open it in a browser`,
+    );
+    say('  (npx key-rotator report --html FILE makes one for any account)');
+    return true;
+  } catch (err) {
+    say(
+      `✗ the key report could not be written to ${file}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return false;
+  }
+}
+
 async function main(): Promise<boolean> {
   say(
     'jenkins-key-rotator: the scheduled rotation on the local cloud (emulated AWS and Jenkins on 127.0.0.1)',
@@ -250,7 +280,8 @@ async function main(): Promise<boolean> {
     say(ok ? 'All checks passed.' : 'Some checks FAILED.');
     say();
     printSecurityChecks(summary);
-    return ok;
+    const reported = await writeReport(composition);
+    return ok && reported;
   } finally {
     await cloud.close();
   }

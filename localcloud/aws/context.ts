@@ -87,9 +87,22 @@ export interface RawRoute {
   name: string;
   matches(path: string): boolean;
   /** Answers the request; sets `call.caller` once it knows who is calling. */
-  handle(req: IncomingMessage, res: ServerResponse, state: AwsState, call: CallRecord): void;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: AwsState,
+    call: CallRecord,
+    request: RawRequest,
+  ): void;
   /** Answers an injected error in the route's own shape (`Throttling` translated as the route needs). */
   sendFault(res: ServerResponse, error: { code: string; message?: string; status?: number }): void;
+}
+
+/** What a raw route gets besides the request: its body, and SigV4 verification as the API services have it. */
+export interface RawRequest {
+  body: Buffer;
+  /** Verifies the request's SigV4 signature for `signingName`; throws an AwsError (Query codes) when it fails. */
+  authenticate(signingName: string): { principal: Principal; region: string };
 }
 
 export function accessDenied(

@@ -366,6 +366,7 @@ async function handleRaw(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  body: Buffer,
 ): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   const served = new ServedCall(
@@ -384,7 +385,11 @@ async function handleRaw(
     if (await served.applyFault(fault, fault.error !== undefined)) return;
     if (fault.error) return route.sendFault(res, fault.error);
   }
-  route.handle(req, res, state, served.record);
+  route.handle(req, res, state, served.record, {
+    body,
+    authenticate: (signingName) =>
+      authenticate(state, req, body, { signingName, protocol: 'query', actions: {} }),
+  });
 }
 
 /** Starts the AWS emulator on 127.0.0.1 (a free port unless one is given). */
@@ -399,7 +404,7 @@ export async function startAwsEmulator(opts: AwsEmulatorOptions = {}): Promise<A
       if (url.startsWith('/_localcloud/')) return handleAdmin(state, req, res, body);
       const path = url.split('?')[0] ?? '/';
       const route = RAW_ROUTES.find((r) => r.matches(path));
-      if (route) return handleRaw(state, route, req, res, path);
+      if (route) return handleRaw(state, route, req, res, path, body);
       return handleApi(state, req, res, body);
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

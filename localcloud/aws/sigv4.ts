@@ -83,7 +83,8 @@ export function expectedSignature(req: SignedRequest, auth: SigV4Header, secretA
       : sha256hex(req.body);
   const canonical = [
     req.method,
-    canonicalUri(path),
+    // S3 signs the path as sent; every other service encodes it once more.
+    auth.service === 's3' ? path : canonicalUri(path),
     canonicalQuery(query),
     headerLines.join(''),
     auth.signedHeaders.join(';'),

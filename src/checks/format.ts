@@ -14,7 +14,8 @@ export const bySeverity = (a: Finding, b: Finding): number =>
 export const atLeast = (r: CheckReport, level: Severity): number =>
   r.findings.filter((f) => RANK[f.severity] <= RANK[level]).length;
 
-const where = (f: Finding) =>
+/** Where a finding (or an item not checked) is: account, region, Jenkins, resource and location. */
+export const where = (f: Pick<Finding, 'resource'>): string =>
   [
     f.resource.accountId && `account ${f.resource.accountId}`,
     f.resource.region,

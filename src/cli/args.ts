@@ -3,9 +3,10 @@ import { STACK_PARAMS, isStackParam } from '../config/stack';
 import { UsageError } from './errors';
 import type { CheckArgs } from './check';
 import type { KeylessArgs } from './keyless';
+import type { ReportArgs } from './report';
 import type { SelfRotateArgs } from './self-rotate';
 
-export type { CheckArgs, KeylessArgs, SelfRotateArgs };
+export type { CheckArgs, KeylessArgs, ReportArgs, SelfRotateArgs };
 
 export const COMMANDS = [
   'audit',
@@ -13,6 +14,7 @@ export const COMMANDS = [
   'doctor',
   'keyless',
   'plan',
+  'report',
   'rotate',
   'self-rotate',
   'validate-config',
@@ -87,6 +89,12 @@ const COMMAND_OPTIONS = {
     credential: { type: 'string' },
     'proof-timeout': { type: 'string' },
   },
+  report: {
+    html: { type: 'string' },
+    json: { type: 'boolean' },
+    'no-checks': { type: 'boolean' },
+    'credential-report': { type: 'boolean' },
+  },
 } as const satisfies Record<CommandName, Record<string, OptionSpec>>;
 
 const ALL_OPTIONS = {
@@ -99,6 +107,7 @@ const ALL_OPTIONS = {
   ...COMMAND_OPTIONS.check,
   ...COMMAND_OPTIONS.doctor,
   ...COMMAND_OPTIONS.keyless,
+  ...COMMAND_OPTIONS.report,
 } as const;
 
 export interface GlobalOptions {
@@ -155,7 +164,15 @@ export interface DoctorArgs {
   key?: string;
 }
 export type CommandArgs =
-  AuditArgs | PlanArgs | RotateArgs | SelfRotateArgs | ValidateArgs | DoctorArgs | CheckArgs | KeylessArgs;
+  | AuditArgs
+  | PlanArgs
+  | RotateArgs
+  | SelfRotateArgs
+  | ValidateArgs
+  | DoctorArgs
+  | CheckArgs
+  | KeylessArgs
+  | ReportArgs;
 
 export type ParsedArgs =
   | { kind: 'help'; command?: CommandName; global: GlobalOptions }
@@ -392,6 +409,25 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
             ? { emitPolicy: nonEmpty('--emit-policy', values['emit-policy']) }
             : {}),
           ...(values.key !== undefined ? { key: nonEmpty('--key', values.key) } : {}),
+        },
+      };
+    }
+    case 'report': {
+      extra(0);
+      const html = values.html !== undefined ? nonEmpty('--html', values.html) : undefined;
+      if (html === undefined && !json)
+        throw new UsageError(
+          'report needs --html FILE (the HTML page) or --json (its data on stdout), or both (see key-rotator report --help)',
+        );
+      return {
+        kind: 'run',
+        global,
+        args: {
+          command,
+          json,
+          ...(html !== undefined ? { html } : {}),
+          checks: values['no-checks'] !== true,
+          credentialReport: values['credential-report'] === true,
         },
       };
     }

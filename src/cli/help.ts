@@ -173,6 +173,30 @@ Options:
   --json              the plan or the report as JSON
 
 Exit 1 when the plan is blocked, or apply or rollback stopped (the key untouched unless the report says so).`,
+  report: `Usage: key-rotator report --html FILE [--json] [--no-checks] [--credential-report]
+       key-rotator report --json
+
+The key report, read-only, for people who want to look rather than read: one self-contained HTML file (inline
+CSS and SVG, no script, nothing loaded from the network: it works offline and as an e-mail attachment; light and
+dark colour schemes) with
+  - every IAM user's access keys, managed or not: status, age, last used (date and service), the managed key's
+    name, the rotation line (maxAgeDays; the default for unmanaged keys), the due date, STALE;
+  - a chart of each key's age against its rotation line, most urgent first;
+  - each managed key's rotation history: the keys it has had, when each came (created, stored in Secrets
+    Manager) and went (deactivated by the rotator, deleted), a rotation in flight, attempts that died, and its
+    rotation problems with their fixes (as in audit);
+  - the findings of the security checks (as key-rotator check), unless --no-checks.
+It holds ids, dates and reasons only: from each secret version only the access key id is read.
+
+Options:
+  --html FILE          write the HTML page to FILE (its folder is created; the file is replaced whole)
+  --json               print the report's data on stdout, the model the page is drawn from (fields: takenAt,
+                       accountId, keys[], histories[].generations[], timeline[], problems[], checks, counts)
+  --no-checks          skip the security checks (they read each managed user's policies, CloudTrail and the
+                       Jenkins configuration); the report says they were not run
+  --credential-report  as for audit
+
+Exit 0 when the report was made, whatever it shows (audit and check are the gates); 1 when it could not be.`,
   'self-rotate': `Usage: key-rotator self-rotate <key> [--force] [--take-over] [--json]
        key-rotator self-rotate <key> --print-policy [--user-path PATH] [--account-id ID]
 
@@ -264,6 +288,7 @@ Commands:
   keyless plan|apply|rollback <key>
                           retire the long-lived key: Jenkins ID tokens to STS, proven before the key goes
   plan                    what the next scheduled run would do (read-only), with a check of each Jenkins credential
+  report --html FILE      the key report as one HTML page: ages against the rotation line, history, findings
   rotate <user>           rotate a managed key now; --resume or --abandon a stuck rotation; --emergency for a
                           leaked key
   self-rotate <key>       rotate a key from next to Jenkins, signed in as itself (Jenkins AWS cannot reach)

@@ -43,6 +43,7 @@ import { checkUserPaths, userPathIssues, type IamUserCheck } from './iam-paths';
 import { cliLog, type CliIo } from './io';
 import { buildPlanReport, formatPlan } from './plan';
 import { formatEmergencyReport, formatRecoveryReport, formatRotateReport, progressReporter } from './rotate';
+import { reportCommand } from './report';
 import { readSandbox } from './sandbox';
 import { readStageParams } from './stage';
 import { selfRotateCommand } from './self-rotate';
@@ -99,7 +100,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
               ? checkCommand(args, () => ctx.compose(), io)
               : args.command === 'keyless'
                 ? keylessCommand(args, () => ctx.compose(), io)
-                : rotateCommand(args, ctx),
+                : args.command === 'report'
+                  ? reportCommand(args, (o) => ctx.compose(o), io, `jenkins-key-rotator ${cliVersion()}`)
+                  : rotateCommand(args, ctx),
     );
   } catch (err) {
     const usage = err instanceof UsageError;

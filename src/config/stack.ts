@@ -15,6 +15,8 @@ export const STACK_PARAMS = [
   'slackWebhookSecretId',
   'vpcSubnetIds',
   'vpcSecurityGroupIds',
+  'reportBucket',
+  'reportPrefix',
 ] as const;
 export type StackParamName = (typeof STACK_PARAMS)[number];
 /** A stage's parameters; a parameter that is absent is unknown (e.g. a serverless variable not resolved). */

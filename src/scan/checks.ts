@@ -83,7 +83,13 @@ export function nextChecksState(
 export async function scanChecks(
   composition: Composition,
   read: () => Promise<{ inventory: Inventory; states: readonly SecretState[] }>,
-  opts: { clock: Clock; store?: ChecksStateStore; log?: Log },
+  opts: {
+    clock: Clock;
+    store?: ChecksStateStore;
+    log?: Log;
+    /** Gets the whole report when the checks ran (the scan's key report shows every finding). */
+    onReport?: (report: CheckReport) => void;
+  },
 ): Promise<ScanChecks> {
   const now = opts.clock.now();
   const everyHours = composition.config.checks.everyHours;
@@ -114,6 +120,7 @@ export async function scanChecks(
     opts.log?.warn('security checks failed', { error: err });
     return { ran: false, reason: `the checks failed: ${messageOf(err)}` };
   }
+  opts.onReport?.(report);
   const { state, newHigh } = nextChecksState(report, previous, now);
   try {
     await opts.store?.save(state);

@@ -1,8 +1,9 @@
+import type { CheckReport } from '../checks/types';
 import type { Composition } from '../compose';
 import type { ManagedKey } from '../config';
-import { InputError } from '../domain/errors';
+import { InputError, messageOf } from '../domain/errors';
 import { systemClock, type Clock, type Log } from '../engine/ports';
-import { scanChecks, type ChecksStateStore } from './checks';
+import { scanChecks, type ChecksStateStore, type ScanChecks } from './checks';
 import { executePlan, type ActionPorts } from './execute';
 import { sdkIamReader, type IamReader } from './iam-reader';
 import { takeInventory, type InventoryOptions, type InventoryPorts } from './inventory';
@@ -10,7 +11,7 @@ import { mapLimit } from './limit';
 import { planScan, type PlanOptions } from './plan';
 import { readSecretState, startRotation } from './secret-state';
 import { summarize } from './summary';
-import type { Inventory, ScanSummary, SecretState } from './types';
+import type { Inventory, ReportUpload, ScanSummary, SecretState } from './types';
 
 export interface ScanOptions extends InventoryOptions, PlanOptions {
   /** Default: the system clock. Ages, grace periods and thresholds are measured with it. */
@@ -22,6 +23,20 @@ export interface ScanOptions extends InventoryOptions, PlanOptions {
    * every high finding is new each time).
    */
   checks?: false | { store?: ChecksStateStore };
+  /**
+   * Writes the key report of what the scan leaves (the scan handler: to S3 when `reportBucket` is set). It gets
+   * the inventory and secret states after the scan's actions, and the checks' report when they ran this time (else
+   * why not). Whatever it does, the scan's own results stand: a failure is in the summary's `report`.
+   */
+  report?: (composition: Composition, input: ScanReportInput) => Promise<ReportUpload>;
+}
+
+export interface ScanReportInput {
+  inventory: Inventory;
+  states: readonly SecretState[];
+  checks: CheckReport | { skipped: string };
+  clock: Clock;
+  log?: Log;
 }
 
 function inventoryPorts(composition: Composition, clock: Clock, log?: Log): InventoryPorts {
@@ -108,28 +123,56 @@ export async function runScan(composition: Composition, opts: ScanOptions = {}):
   ]);
   const plan = planScan(inventory, composition.config, states, clock.now(), opts);
   const done = await executePlan(plan, actionPorts(composition, clock, opts.log));
-  // The checks look at what the scan leaves: read again when it changed something (a repair deactivates a
-  // second key, a deletion removes one), so that a flaw the scan just fixed is not notified.
+  // The checks and the report look at what the scan leaves: read again (once) when it changed something (a repair
+  // deactivates a second key, a deletion removes one), so that a flaw the scan just fixed is not notified.
   const changed = done.started.length + done.repaired.length + done.deleted.length > 0;
+  let after: Promise<{ inventory: Inventory; states: SecretState[] }> | undefined;
+  const leaves = () =>
+    (after ??= changed
+      ? Promise.all([
+          collectInventory(composition, { ...opts, clock }),
+          readSecretStates(composition, composition.config.keys, opts.concurrency),
+        ]).then(([i, s]) => ({ inventory: i, states: s }))
+      : Promise.resolve({ inventory, states }));
+  let checkReport: CheckReport | undefined;
   const checks =
     opts.checks === false
       ? undefined
-      : await scanChecks(
-          composition,
-          changed
-            ? async () => {
-                const [i, s] = await Promise.all([
-                  collectInventory(composition, { ...opts, clock }),
-                  readSecretStates(composition, composition.config.keys, opts.concurrency),
-                ]);
-                return { inventory: i, states: s };
-              }
-            : () => Promise.resolve({ inventory, states }),
-          {
-            clock,
-            ...(opts.checks?.store ? { store: opts.checks.store } : {}),
-            ...(opts.log ? { log: opts.log } : {}),
-          },
-        );
-  return summarize(inventory, plan, done, startedAt, clock.now(), checks);
+      : await scanChecks(composition, leaves, {
+          clock,
+          ...(opts.checks?.store ? { store: opts.checks.store } : {}),
+          ...(opts.log ? { log: opts.log } : {}),
+          onReport: (r) => (checkReport = r),
+        });
+  const report = opts.report
+    ? await scanReport(composition, opts.report, leaves, {
+        checks: checkReport ?? { skipped: checksNotRun(checks) },
+        clock,
+        ...(opts.log ? { log: opts.log } : {}),
+      })
+    : undefined;
+  return summarize(inventory, plan, done, startedAt, clock.now(), checks, report);
+}
+
+/** Why the scan's report has no findings: the checks did not run this time. */
+function checksNotRun(c: ScanChecks | undefined): string {
+  if (!c) return 'not run: the scan runs without them';
+  if (c.ran) return 'not run';
+  const last = c.lastRunAt ? ` (last ${c.lastRunAt.slice(0, 16).replace('T', ' ')} UTC)` : '';
+  return `not run by this scan: ${c.reason}${last}; key-rotator check runs them now`;
+}
+
+/** The report stage, which never throws: its failure is the summary's `report`. */
+async function scanReport(
+  composition: Composition,
+  write: NonNullable<ScanOptions['report']>,
+  leaves: () => Promise<{ inventory: Inventory; states: SecretState[] }>,
+  rest: Omit<ScanReportInput, 'inventory' | 'states'>,
+): Promise<ReportUpload> {
+  try {
+    return await write(composition, { ...(await leaves()), ...rest });
+  } catch (err) {
+    rest.log?.warn('the key report could not be written', { error: err });
+    return { ok: false, location: '(unknown)', error: messageOf(err) };
+  }
 }

@@ -69,7 +69,7 @@ export async function readSecretState(client: SecretsManagerClient, key: Managed
  * The access key id a version holds; undefined when it holds no value (RotateSecret's AWSPENDING before
  * createSecret stored one) or no readable key secret (an old version: it does not make the state unreadable).
  */
-async function keyIdOfVersion(
+export async function keyIdOfVersion(
   client: SecretsManagerClient,
   secretId: string,
   versionId: string,

@@ -2,7 +2,7 @@ import { RotationError } from '../domain/errors';
 import type { ScanChecks } from './checks';
 import type { ExecutionResult } from './execute';
 import { bySeverity } from './problems';
-import type { Inventory, ScanPlan, ScanSummary } from './types';
+import type { Inventory, ReportUpload, ScanPlan, ScanSummary } from './types';
 
 /** Joins what was decided and what was done into the one summary of a scan. */
 export function summarize(
@@ -12,6 +12,7 @@ export function summarize(
   startedAt: Date,
   finishedAt: Date,
   checks?: ScanChecks,
+  report?: ReportUpload,
 ): ScanSummary {
   const inProgress = [...plan.inProgress, ...done.inProgress];
   const summary: Omit<ScanSummary, 'counts'> = {
@@ -38,6 +39,7 @@ export function summarize(
     keyless: plan.keyless,
     problems: [...plan.problems, ...done.unrepaired].sort(bySeverity),
     ...(checks ? { checks } : {}),
+    ...(report ? { report } : {}),
     notifications: [],
   };
   return { ...summary, counts: countsOf(summary) };
@@ -131,6 +133,12 @@ export function summaryText(s: ScanSummary): string {
     if (c.newHighCount > c.newHigh.length) lines.push(`• … and ${c.newHighCount - c.newHigh.length} more`);
     if (c.stateError) lines.push(`Security checks: ${c.stateError}`);
   }
+  if (s.report)
+    lines.push(
+      s.report.ok
+        ? `Key report: ${s.report.location}`
+        : `Key report NOT written to ${s.report.location}: ${s.report.error ?? 'unknown error'}`,
+    );
   section('Repaired', s.repaired, (x) => `${x.key} (${x.kind}, ${x.action}): ${x.detail}`);
   section(
     'Rotation started',

@@ -239,6 +239,16 @@ export interface DeletedEntry {
   accessKeyId: string;
 }
 
+/** Where the scan wrote its key report (the `reportBucket` stage parameter), or why it could not. */
+export interface ReportUpload {
+  ok: boolean;
+  /** `s3://bucket/key` of the HTML page. */
+  location: string;
+  /** The page's size. */
+  bytes?: number;
+  error?: string;
+}
+
 export interface NotificationResult {
   channel: 'sns' | 'webhook';
   ok: boolean;
@@ -278,6 +288,11 @@ export interface ScanSummary {
    * the scan: a new high finding is in the title and the notification, once.
    */
   checks?: ScanChecks;
+  /**
+   * The key report written this run, when the scan writes one (ScanOptions.report). A failed upload is reported
+   * here and in the notification; it never fails the scan.
+   */
+  report?: ReportUpload;
   /** Filled in by the caller that sends notifications (the scan handler). */
   notifications: NotificationResult[];
   counts: {

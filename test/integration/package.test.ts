@@ -96,6 +96,7 @@ const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
     'lambda:InvokeFunction',
     'logs:CreateLogStream',
     'logs:PutLogEvents',
+    's3:PutObject',
     'secretsmanager:DescribeSecret',
     'secretsmanager:GetSecretValue',
     'secretsmanager:ListSecretVersionIds',
@@ -325,6 +326,24 @@ describe('serverless package --stage ci', () => {
       expect(a.actions, a.id).toEqual([CONFIG.notifications.snsTopicArn]);
       expect(a.ownTopicActions, a.id).toEqual([topic()]);
     }
+  });
+
+  it('lets the scan write the key report under its prefix in the report bucket, and nowhere without one', () => {
+    const env = obj(obj(props(resource(logicalId('scan')))['Environment'])['Variables']);
+    // The ci stage names a bucket (serverless.yml); the prefix is the default.
+    expect(exact.string(env['REPORT_BUCKET'])).toBe('example-key-reports');
+    expect(exact.string(env['REPORT_PREFIX'])).toBe('key-rotator/');
+    expect(grantedOn(exact, 'ScanRole', 's3:PutObject')).toEqual([
+      'arn:aws:s3:::example-key-reports/key-rotator/*',
+    ]);
+    for (const fn of ['rotate', 'emergency'] as const)
+      expect(grantedOn(all, roleId(fn), 's3:PutObject')).toEqual([]);
+    // Without the reportBucket parameter the condition is false: no statement, no S3 permission at all.
+    const none = new Resolver(template, 'evaluate', { HasReportBucket: false });
+    expect(grantedOn(none, 'ScanRole', 's3:PutObject')).toEqual([]);
+    expect(
+      roleStatements(template, none).filter((st) => st.actions.some((a) => a.startsWith('s3:'))),
+    ).toEqual([]);
   });
 
   it('parks failed asynchronous scan and emergency invocations in a queue kept 14 days', () => {
@@ -658,6 +677,9 @@ describe('the checks themselves', () => {
       allow('iam:GetPolicy', sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*')),
     ],
     ['a trail write', allow('cloudtrail:StopLogging', 'arn:aws:cloudtrail:*:*:trail/*')],
+    ['report writes in every bucket', allow('s3:PutObject', 'arn:aws:s3:::*/key-rotator/*')],
+    ['a read of the report bucket', allow('s3:GetObject', 'arn:aws:s3:::example-key-reports/key-rotator/*')],
+    ['report writes on a bucket, not its objects', allow('s3:PutObject', 'arn:aws:s3:::example-key-reports')],
     ['a trail read on "*" that has resource-level permissions', allow('cloudtrail:GetTrailStatus', '*')],
     [
       'network interfaces of another account',

@@ -1,7 +1,22 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScript } from '../support/scripts';
 
-const runStart = () => runScript('scripts/start.ts', { START_PROPAGATION_DELAY_MS: '500' });
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jkr-start-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const runStart = () =>
+  runScript('scripts/start.ts', {
+    START_PROPAGATION_DELAY_MS: '500',
+    START_REPORT_FILE: join(dir, 'key-report.html'),
+  });
 
 describe('npm start', () => {
   it('rotates the 120-day key end to end, leaves the 10-day key alone and exits 0', async () => {
@@ -29,6 +44,14 @@ describe('npm start', () => {
     expect(out).toMatch(/! no CloudTrail trail covers account \d{12} in us-east-1/);
     expect(out).not.toContain('✗');
     expect(out).toContain('All checks passed.');
+    // The key report of the account after the run, where it says, with every key before and after.
+    const file = join(dir, 'key-report.html');
+    expect(out).toContain(`Key report: ${file}\n`);
+    const page = await readFile(file, 'utf8');
+    const keys = [...new Set(out.match(/AKIA[A-Z0-9]{16}/g))];
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    for (const k of keys) expect(page).toContain(`<th scope="row" class="mono">${k}</th>`);
+    expect(page).toContain('<h3 id="history-0-h">prod-ecr-push</h3>');
     expect(code).toBe(0);
   }, 120_000);
 });

@@ -332,8 +332,9 @@ export function functionsByRole(t: CfnTemplate): Map<string, { id: string; name:
  * `secretPrefix` secrets and reads only on `secretPrefix` or `tokenSecretPrefix` secrets; sts:AssumeRole only
  * on the cross-account role name; logs only on the role's own function's log group; EC2 only the
  * {@link NETWORK_INTERFACE_ACTIONS}, on the network interfaces of the stack's account and Region, and
- * CreateNetworkInterface also on named subnets and security groups; anything else only on a resource of this stack
- * or a named ARN without wildcards.
+ * CreateNetworkInterface also on named subnets and security groups; S3 only s3:PutObject (the key report), on the
+ * objects under a prefix of one named bucket; anything else only on a resource of this stack or a named ARN without
+ * wildcards.
  */
 export function policyViolations(t: CfnTemplate, rules: PolicyRules): string[] {
   const {
@@ -432,6 +433,13 @@ export function policyViolations(t: CfnTemplate, rules: PolicyRules): string[] {
               bad('not the network interfaces of this account and Region');
             break;
           }
+          case 's3':
+            if (
+              action !== 's3:PutObject' ||
+              !new RegExp(`^arn:${p}:s3:::[a-z0-9.-]{3,63}/[^*]*\\*$`).test(res)
+            )
+              bad('only s3:PutObject (the key report), on the objects under a prefix of one named bucket');
+            break;
           default:
             // A resource of this stack («Ref:…»/«GetAtt:…») or a literal ARN without wildcards.
             if (res.includes('*') || !(res.startsWith('«') || res.startsWith(`arn:${p}:`)))

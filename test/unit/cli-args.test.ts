@@ -130,7 +130,7 @@ describe('parseCommandLine', () => {
 
   it('usage errors say what is wrong', () => {
     expect(usage()).toMatch(
-      /no command given \(commands: audit, check, doctor, keyless, plan, rotate, self-rotate, validate-config\)/,
+      /no command given \(commands: audit, check, doctor, keyless, plan, report, rotate, self-rotate, validate-config\)/,
     );
     expect(usage('audits')).toMatch(/unknown command "audits"/);
     expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
@@ -255,5 +255,39 @@ describe('check arguments', () => {
     expect(() => parseCommandLine(['check', '--fail-on', 'critical'])).toThrow(
       /--fail-on must be high, medium or low/,
     );
+  });
+});
+
+describe('report arguments', () => {
+  it('parses --html FILE, --json, --no-checks and --credential-report', () => {
+    expect(run('report', '--html', 'out/keys.html').args).toEqual({
+      command: 'report',
+      json: false,
+      html: 'out/keys.html',
+      checks: true,
+      credentialReport: false,
+    });
+    expect(run('report', '--json', '--no-checks', '--credential-report').args).toEqual({
+      command: 'report',
+      json: true,
+      checks: false,
+      credentialReport: true,
+    });
+  });
+
+  it('needs --html or --json, and says what is wrong', () => {
+    expect(usage('report')).toMatch(/^report needs --html FILE \(the HTML page\) or --json/);
+    expect(usage('report', '--html')).toBe('option --html needs a value');
+    expect(usage('report', '--html', ' ')).toBe('option --html needs a value');
+    expect(usage('report', '--json', 'extra')).toMatch(/^unexpected argument "extra" for report/);
+    expect(usage('report', '--json', '--key', 'x')).toMatch(/^option --key is not an option of report/);
+    expect(usage('audit', '--html', 'x')).toMatch(/^option --html is not an option of audit/);
+  });
+
+  it('has its own help, and a line in the main help', () => {
+    expect(commandHelp('report')).toMatch(
+      /^Usage: key-rotator report --html FILE \[--json\] \[--no-checks\]/,
+    );
+    expect(mainHelp('1.0.0')).toMatch(/\n {2}report --html FILE {6}the key report as one HTML page/);
   });
 });
