@@ -174,6 +174,6 @@ export function userPathIssue(
   const roles =
     accountId === undefined
       ? "the stack's roles"
-      : `the role in account ${accountId} (set up on the same userPath, as README's "Keys in other accounts" says)`;
+      : `the role in account ${accountId} (set up on the same userPath, as docs/deploying.md's "Keys in other accounts" says)`;
   return `IAM user ${userName} is on path ${path}, outside the stack's userPath "${userPath}": ${roles} may only manage keys of users on ${userPath}*, ${ACCESS_DENIED}; move the user (aws iam update-user --user-name ${userName} --new-path ${userPath}) or deploy with --param="userPath=${path}"`;
 }

@@ -13,7 +13,7 @@ import {
 } from './matrix';
 
 /**
- * The fault matrix (README "Every failure converges"). `npm test` runs a representative slice; `npm run
+ * The fault matrix (docs/development.md, "Every failure converges"). `npm test` runs a representative slice; `npm run
  * test:faults` (FAULT_MATRIX=full, run by .ci/run) runs every point with every kind. Cases run concurrently,
  * each in a local cloud of its own.
  */

@@ -47,8 +47,8 @@ const logicalId = (fn: FunctionName) => `${fn[0]?.toUpperCase()}${fn.slice(1)}La
 const roleId = (fn: FunctionName) => `${fn[0]?.toUpperCase()}${fn.slice(1)}Role`;
 
 /**
- * The permission table (README, "Permissions the stack creates"): every action each function's role holds.
- * Adding an action to serverless.yml means adding it here and to the README.
+ * The permission table (docs/permissions.md): every action each function's role holds.
+ * Adding an action to serverless.yml means adding it here and to docs/permissions.md.
  */
 const EXPECTED_ACTIONS: Record<FunctionName, string[]> = {
   rotate: [

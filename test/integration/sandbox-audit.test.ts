@@ -1,10 +1,9 @@
-import { spawn, execFile, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
+import { execFile } from 'node:child_process';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type RunningSandbox } from '../support/sandbox';
 
 /** The issue's check: `key-rotator audit --json` against `SANDBOX_SEED=demo npm run sandbox`. */
 
@@ -17,29 +16,21 @@ interface AuditJson {
   }[];
 }
 
-let sandbox: ChildProcessByStdio<null, Readable, Readable>;
+let sandbox: RunningSandbox;
 let dir = '';
 let lineFile = '';
 let seeded: { iamUser: string; accessKeyId: string }[] = [];
 
 beforeAll(async () => {
-  sandbox = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/sandbox.ts'], {
-    env: { ...process.env, SANDBOX_SEED: 'demo' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: sandbox.stdout });
-    rl.once('line', resolve);
-    sandbox.once('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
-  });
-  seeded = (JSON.parse(line) as { seeded: { iamUser: string; accessKeyId: string }[] }).seeded;
+  sandbox = await startSandbox();
+  seeded = sandbox.seeded;
   dir = await mkdtemp(join(tmpdir(), 'jkr-sandbox-audit-'));
   lineFile = join(dir, 'sandbox.json');
-  await writeFile(lineFile, line);
+  await writeFile(lineFile, sandbox.line);
 }, 60_000);
 
 afterAll(async () => {
-  sandbox.kill('SIGTERM');
+  sandbox.stop();
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -30,7 +30,7 @@ const ECR_LOGIN_POLICY = JSON.stringify({
   Statement: [{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }],
 });
 const POLICY_NAME = 'ecr-login';
-/** What the rotator's own Jenkins user needs (README: Configuration). */
+/** What the rotator's own Jenkins user needs (docs/configuration.md). */
 const ROTATOR_JENKINS_PERMISSIONS = [
   'Overall/Read',
   'Credentials/View',
