@@ -251,9 +251,11 @@ function history(h: KeyHistory, i: number): string {
     ['Rotation line', `${h.maxAgeDays} days; a deactivated key is deleted ${h.deleteAfterDays} days later`],
     [
       'Rotated by',
-      h.rotatedBy === 'self'
-        ? 'its own job next to Jenkins (self-rotate)'
-        : 'the scheduled scan, through Secrets Manager',
+      h.keylessSince
+        ? `nobody: keyless since ${time(h.keylessSince)} (its jobs use Jenkins ID tokens exchanged with STS); an active access key on this user is a high finding of the scan`
+        : h.rotatedBy === 'self'
+          ? 'its own job next to Jenkins (self-rotate)'
+          : 'the scheduled scan, through Secrets Manager',
     ],
     ...(h.rotatedBy === 'lambda' && h.rotationConfigured !== null
       ? ([

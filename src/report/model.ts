@@ -93,6 +93,8 @@ export interface KeyHistory {
   maxAgeDays: number;
   deleteAfterDays: number;
   rotatedBy: 'lambda' | 'self';
+  /** When its user went keyless (`key-rotator keyless apply --retire-key`): no longer rotated; else null. */
+  keylessSince: string | null;
   rotationConfigured: boolean | null;
   lastRotatedDate: string | null;
   /** Newest first. */
@@ -110,7 +112,7 @@ export interface KeyHistory {
   error: string | null;
 }
 
-export type TimelineKind = 'created' | 'deactivated' | 'rotation-started' | 'attempt';
+export type TimelineKind = 'created' | 'deactivated' | 'rotation-started' | 'attempt' | 'keyless';
 
 export interface TimelineEvent {
   at: string;
@@ -315,6 +317,7 @@ export function keyHistories(input: ReportInput, problems: readonly ReportProble
       maxAgeDays: key.policy.maxAgeDays,
       deleteAfterDays: key.policy.deleteAfterDays,
       rotatedBy: key.rotatedBy,
+      keylessSince: iso(user?.keylessSince),
       rotationConfigured: state && state.error === undefined ? state.rotationConfigured : null,
       lastRotatedDate: iso(state?.lastRotatedDate),
       generations: keyGenerations(key, user, state, versions),
@@ -368,6 +371,14 @@ export function timelineOf(histories: readonly KeyHistory[]): TimelineEvent[] {
           text: `key ${g.accessKeyId} deactivated by the rotator${g.status === 'deleted' ? ' (since deleted)' : ''}`,
         });
     }
+    if (h.keylessSince)
+      events.push({
+        at: h.keylessSince,
+        key: h.key,
+        kind: 'keyless',
+        accessKeyId: null,
+        text: 'went keyless: its long-lived key retired, its jobs use Jenkins ID tokens exchanged with STS',
+      });
     if (h.inFlight?.startedAt)
       events.push({
         at: h.inFlight.startedAt,

@@ -316,6 +316,36 @@ describe('the report model', () => {
   });
 });
 
+describe('a keyless managed key', () => {
+  const since = daysAgo(3);
+  const r = buildKeyReport(
+    input({
+      inventory: {
+        ...inventory,
+        users: inventory.users.map((u) =>
+          u.userName === 'jenkins-prod' ? { ...u, keylessSince: since } : u,
+        ),
+      },
+    }),
+  );
+  const prod = r.histories.find((h) => h.key === 'prod');
+
+  it('says since when it is keyless, in its history and on the timeline; the others are not', () => {
+    expect(prod?.keylessSince).toBe(since.toISOString());
+    expect(r.histories.find((h) => h.key === 'dev')?.keylessSince).toBeNull();
+    expect(r.timeline.filter((e) => e.kind === 'keyless')).toEqual([
+      expect.objectContaining({ key: 'prod', at: since.toISOString(), accessKeyId: null }),
+    ]);
+  });
+
+  it('shows who rotates it: nobody, and why a new key on it would be a finding', () => {
+    const html = renderReportHtml(r, { generator: 'test' });
+    expect(html).toMatch(/<dt>Rotated by<\/dt><dd>nobody: keyless since/);
+    expect(html).toContain('an active access key on this user is a high finding of the scan');
+    expect(renderReportHtml(buildKeyReport(input()), { generator: 'test' })).not.toContain('keyless since');
+  });
+});
+
 describe('the chart layout', () => {
   const r = buildKeyReport(input());
 
