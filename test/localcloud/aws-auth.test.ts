@@ -9,7 +9,14 @@ import {
   ListUsersCommand,
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  GetCallerIdentityCommand,
+  STSClient,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+} from '@aws-sdk/client-sts';
+import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsEmulator } from '../../localcloud/aws/server';
 import type { Statement } from '../../localcloud/aws/state';
@@ -84,6 +91,22 @@ describe('SigV4 authentication', () => {
     await expect(
       new IAMClient(clientConfig(aws.url, wrong)).send(new ListUsersCommand({})),
     ).rejects.toMatchObject(expected);
+  });
+
+  it('refuses a request whose body was changed after it was signed', async () => {
+    const sts = stsAs(aws.admin);
+    // After the SDK signed the request: the same body with one character changed (same length).
+    const tamper: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => (args) => {
+      const request = args.request as { body?: unknown };
+      if (typeof request.body === 'string') request.body = request.body.replace('2011-06-15', '2011-06-16');
+      return next(args);
+    };
+    sts.middlewareStack.addRelativeTo(tamper, { relation: 'after', toMiddleware: 'httpSigningMiddleware' });
+    await expect(sts.send(new GetCallerIdentityCommand({}))).rejects.toMatchObject({
+      Code: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect((await whoAmI(aws.admin)).Account).toBe(ACCOUNT);
   });
 
   it('refuses an unknown key', async () => {
