@@ -5,6 +5,7 @@ import {
   GetAccessKeyLastUsedCommand,
   GetUserCommand,
   IAMClient,
+  ListUserTagsCommand,
   ListAccessKeysCommand,
   ListUsersCommand,
   UpdateAccessKeyCommand,
@@ -372,5 +373,45 @@ describe('admin routes', () => {
 
   it('answers 404 for an unknown route', async () => {
     expect((await admin('nowhere')).status).toBe(404);
+  });
+});
+
+/** The Query protocol's XML (IAM, STS, SNS) as the SDK reads it: escaping, lists, dates, errors. */
+describe('Query-protocol XML answers', () => {
+  it('carries markup characters in values, lists as members and dates to the second', async () => {
+    const value = `a<b>&c "quoted" 'single' ]]>`;
+    await iam.send(
+      new CreateUserCommand({
+        UserName: 'xml-escaping',
+        Tags: [
+          { Key: 'markup', Value: value },
+          { Key: 'empty', Value: '' },
+        ],
+      }),
+    );
+    const tags = await iam.send(new ListUserTagsCommand({ UserName: 'xml-escaping' }));
+    expect(tags.Tags).toEqual([
+      { Key: 'markup', Value: value },
+      { Key: 'empty', Value: '' },
+    ]);
+    const res = await fetch(aws.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=GetUser&Version=2010-05-08',
+    });
+    // Unsigned: refused, in the Query error shape with the IAM namespace.
+    expect(await res.text()).toMatch(
+      /^<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/"><Error><Type>Sender<\/Type><Code>MissingAuthenticationToken<\/Code>/,
+    );
+    const user = await iam.send(new GetUserCommand({ UserName: 'xml-escaping' }));
+    expect(user.User?.CreateDate?.getMilliseconds()).toBe(0);
+  });
+
+  it('escapes markup in error messages', async () => {
+    const err = (await iam
+      .send(new GetUserCommand({ UserName: 'no<such>&user' }))
+      .catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('ValidationError');
+    expect(err.message).toContain("Value 'no<such>&user' at 'userName' failed to satisfy constraint");
   });
 });
