@@ -4,6 +4,7 @@ import { assumeRoleIam, clientSettings, createAwsClients, type AwsSetup } from '
 import { accessKeyOwner, callerAccountId } from './aws/identity';
 import { IamKeyStore } from './aws/key-store';
 import { AwsKeyProbe } from './aws/probe';
+import { cachedSecretReader, type ReadSecret } from './aws/secret-reader';
 import { SecretsManagerStore } from './aws/secret-store';
 import type { ManagedKey, RotatorConfig } from './config';
 import { InputError } from './domain/errors';
@@ -33,11 +34,13 @@ export interface Composition {
   settingsFor(key: ManagedKey, region?: string): ReturnType<typeof clientSettings>;
   /**
    * A client for one of a key's Jenkins targets, signed in with its token and trusting its CA certificates (both
-   * read from Secrets Manager once per composition).
+   * read from Secrets Manager through `readSecret`'s cache).
    */
   jenkinsClient(key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient>;
   /** The same secrets, for checks that need them apart (doctor). */
   jenkinsClients: JenkinsClients;
+  /** Secrets the rotator only reads (Jenkins tokens, CA certificates, the webhook URL), cached for a few minutes. */
+  readSecret: ReadSecret;
 }
 
 /** The composition root: config + AWS setup -> adapters -> engine. Built once per cold start. */
@@ -50,11 +53,9 @@ export function compose(
 ): Composition {
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
-  const jenkinsClients = new JenkinsClients(
-    (id) => secrets.getValue(id, { stage: 'AWSCURRENT' }),
-    // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
-    tuning.env,
-  );
+  const readSecret = cachedSecretReader(clients.secrets);
+  // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
+  const jenkinsClients = new JenkinsClients(readSecret, tuning.env);
   const jenkinsClient = (key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient> =>
     jenkinsClients.client(target, key.policy.jenkinsTimeoutSeconds);
   // One IAM client pair per role (and external id): keys behind the same role share its cached credentials.
@@ -114,6 +115,7 @@ export function compose(
     },
     jenkinsClient,
     jenkinsClients,
+    readSecret,
     accessKeyOwner: (key, accessKeyId) => accessKeyOwner(iamFor(key), accessKeyId),
     ownAccountId() {
       if (!ownAccount) {

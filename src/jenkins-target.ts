@@ -1,3 +1,4 @@
+import type { ReadSecret } from './aws/secret-reader';
 import type { Credentials } from './domain/keys';
 import { singleSecretValue } from './domain/secret-value';
 import type { JenkinsTargetPort } from './engine/ports';
@@ -58,32 +59,6 @@ export class JenkinsTarget implements JenkinsTargetPort {
   }
 }
 
-/** Reads secrets from Secrets Manager once per cold start, each parsed by `parse`; a failure is not kept. */
-class SecretCache<T> {
-  private readonly cache = new Map<string, Promise<T>>();
-  constructor(
-    private readonly read: (secretId: string) => Promise<string | undefined>,
-    private readonly parse: (raw: string | undefined, secretId: string) => T,
-  ) {}
-
-  get(secretId: string): Promise<T> {
-    let p = this.cache.get(secretId);
-    if (!p) {
-      p = this.read(secretId).then((raw) => this.parse(raw, secretId));
-      p.catch(() => this.cache.delete(secretId));
-      this.cache.set(secretId, p);
-    }
-    return p;
-  }
-}
-
-/** Reads a Jenkins API token (or password) from Secrets Manager once per cold start. */
-export class JenkinsSecretCache extends SecretCache<string> {
-  constructor(read: (secretId: string) => Promise<string | undefined>) {
-    super(read, extractToken);
-  }
-}
-
 /** The CA certificates a secret holds (PEM text, one or more certificates), checked like the inline ones. */
 export function extractCaCertificates(raw: string | undefined, secretId: string): string[] {
   if (!raw?.trim()) throw new CaCertificateError(`CA certificate secret ${secretId} is empty`);
@@ -91,24 +66,22 @@ export function extractCaCertificates(raw: string | undefined, secretId: string)
 }
 
 /**
- * Jenkins clients for configured targets: the token (or password) and the CA certificates of a secret are read
- * once per cold start; the inline CA certificates come from the configuration.
+ * Jenkins clients for configured targets: the token (or password) and the CA certificates of a secret come from
+ * `read`, a cached reader of Secrets Manager (`cachedSecretReader`); the inline CA certificates come from the
+ * configuration.
  */
 export class JenkinsClients {
-  private readonly tokens: JenkinsSecretCache;
-  private readonly cas: SecretCache<string[]>;
-
   constructor(
-    read: (secretId: string) => Promise<string | undefined>,
+    private readonly read: ReadSecret,
     private readonly env: NodeJS.ProcessEnv = process.env,
-  ) {
-    this.tokens = new JenkinsSecretCache(read);
-    this.cas = new SecretCache(read, extractCaCertificates);
-  }
+  ) {}
 
   /** The target's token: from its secret, or, for a self-rotated key, from the variable `tokenEnv` names. */
   token(spec: Pick<JenkinsTargetSpec, 'name' | 'tokenSecretId' | 'tokenEnv'>): Promise<string> {
-    if (spec.tokenEnv === undefined) return this.tokens.get(spec.tokenSecretId ?? '');
+    if (spec.tokenEnv === undefined) {
+      const secretId = spec.tokenSecretId ?? '';
+      return this.read(secretId).then((raw) => extractToken(raw, secretId));
+    }
     const value = this.env[spec.tokenEnv]?.trim();
     return value
       ? Promise.resolve(value)
@@ -123,7 +96,10 @@ export class JenkinsClients {
   async caCertificates(spec: Pick<JenkinsTargetSpec, 'caCertificates'>): Promise<string[]> {
     const { pem, secretId } = spec.caCertificates ?? {};
     const inline = pem === undefined ? [] : parseCaCertificates(pem, `${CA_FIELD}.pem`);
-    return [...inline, ...(secretId === undefined ? [] : await this.cas.get(secretId))];
+    return [
+      ...inline,
+      ...(secretId === undefined ? [] : extractCaCertificates(await this.read(secretId), secretId)),
+    ];
   }
 
   async client(spec: JenkinsTargetSpec, timeoutSeconds: number): Promise<JenkinsClient> {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { XMLBuilder } from 'fast-xml-parser';
 import type { AwsError } from './errors';
 
 /** Flat form parameters of an AWS Query request (`Action=...&Tags.member.1.Key=...`). */
@@ -32,21 +33,27 @@ export function queryStructList<K extends string>(
   return out;
 }
 
-const escapeXml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@' });
 
-/** Serializes a value the way the AWS Query protocol does: lists as `<member>` children, dates as ISO 8601. */
-export function toXml(value: unknown): string {
-  if (value === undefined || value === null) return '';
+/**
+ * An XML document from a tree of plain objects (fast-xml-parser's builder: text and attribute values escaped;
+ * keys starting with `@` are attributes), with the XML declaration when `declaration` is set.
+ */
+export function buildXml(root: Record<string, unknown>, declaration = false): string {
+  const xml: string = builder.build(root);
+  return declaration ? `<?xml version="1.0" encoding="UTF-8"?>\n${xml}` : xml;
+}
+
+/** A value as the AWS Query protocol serializes it: lists as `<member>` children, dates as ISO 8601 to the second. */
+export function queryXmlNode(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  if (Array.isArray(value)) return value.map((v) => `<member>${toXml(v)}</member>`).join('');
-  if (typeof value === 'object') {
-    return Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined && v !== null)
-      .map(([k, v]) => `<${k}>${toXml(v)}</${k}>`)
-      .join('');
+  if (Array.isArray(value)) return { member: value.map(queryXmlNode) };
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined && v !== null) out[k] = queryXmlNode(v);
+    return out;
   }
-  return escapeXml(typeof value === 'string' ? value : JSON.stringify(value));
+  return value;
 }
 
 export const XMLNS: Record<string, string> = {
@@ -62,18 +69,25 @@ export function sendQueryResult(
   result: Record<string, unknown> | undefined,
   requestId: string,
 ): void {
-  const resultXml = result === undefined ? '' : `<${action}Result>${toXml(result)}</${action}Result>`;
-  const body =
-    `<${action}Response xmlns="${XMLNS[service] ?? ''}">${resultXml}` +
-    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+  const body = buildXml({
+    [`${action}Response`]: {
+      '@xmlns': XMLNS[service] ?? '',
+      ...(result === undefined ? {} : { [`${action}Result`]: queryXmlNode(result) }),
+      ResponseMetadata: { RequestId: requestId },
+    },
+  });
   res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
   res.end(body);
 }
 
 export function sendQueryError(res: ServerResponse, service: string, err: AwsError, requestId: string): void {
-  const body =
-    `<ErrorResponse xmlns="${XMLNS[service] ?? ''}"><Error><Type>${err.type}</Type><Code>${escapeXml(err.code)}</Code>` +
-    `<Message>${escapeXml(err.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+  const body = buildXml({
+    ErrorResponse: {
+      '@xmlns': XMLNS[service] ?? '',
+      Error: { Type: err.type, Code: err.code, Message: err.message },
+      RequestId: requestId,
+    },
+  });
   res.writeHead(err.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
   res.end(body);
 }

@@ -4,6 +4,7 @@ import { crc32 } from 'node:zlib';
 import type { CallRecord } from '../calls';
 import type { RawRequest, RawRoute } from './context';
 import { AwsError } from './errors';
+import { buildXml } from './protocols';
 import { isAllowed, type AwsState, type Principal } from './state';
 
 /**
@@ -54,12 +55,6 @@ export function createBucket(state: AwsState, name: string, accountId = state.de
 
 const BUCKET = /^\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/;
 
-const xmlText = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] ?? c,
-  );
-
 function sendError(
   res: ServerResponse,
   err: AwsError,
@@ -67,10 +62,10 @@ function sendError(
   extra: Record<string, string> = {},
   head = false,
 ): void {
-  const fields = Object.entries(extra)
-    .map(([k, v]) => `<${k}>${xmlText(v)}</${k}>`)
-    .join('');
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xmlText(err.code)}</Code><Message>${xmlText(err.message)}</Message>${fields}<RequestId>${requestId}</RequestId></Error>`;
+  const body = buildXml(
+    { Error: { Code: err.code, Message: err.message, ...extra, RequestId: requestId } },
+    true,
+  );
   res.writeHead(err.status, {
     'Content-Type': 'application/xml',
     'x-amz-request-id': requestId,

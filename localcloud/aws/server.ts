@@ -146,11 +146,30 @@ function protocolError(
   return new AwsError(code, message ?? code, st, st >= 500 ? 'Receiver' : 'Sender');
 }
 
-/** Verifies SigV4 and resolves the caller, exactly as far as AWS would tell a client why it failed. */
+/**
+ * Whether the request carries a SigV4 signature made with the secret of the access key it names (an IAM user's
+ * key or a session's). Checked before {@link authenticate}, which decides what a client is told, because the
+ * signer is asynchronous; false for an unknown key, no signature or one that cannot be checked.
+ */
+async function signatureVerified(state: AwsState, req: IncomingMessage, body: Buffer): Promise<boolean> {
+  const auth = parseAuthorization(req.headers.authorization);
+  if (!auth) return false;
+  const secret =
+    state.accessKeys.get(auth.accessKeyId)?.secretAccessKey ??
+    state.sessions.get(auth.accessKeyId)?.secretAccessKey;
+  if (secret === undefined) return false;
+  const signed = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+  return signatureMatches(signed, auth, secret).catch(() => false);
+}
+
+/**
+ * Resolves the caller, given whether its signature verified ({@link signatureVerified}), exactly as far as AWS
+ * would tell a client why it failed.
+ */
 function authenticate(
   state: AwsState,
   req: IncomingMessage,
-  body: Buffer,
+  signed: boolean,
   svc: ServiceModule,
 ): { principal: Principal; region: string } {
   const auth = parseAuthorization(req.headers.authorization);
@@ -158,7 +177,6 @@ function authenticate(
   const amzDate = parseAmzDate(req.headers['x-amz-date'] as string | undefined);
   const now = state.now();
   let principal: Principal;
-  let secret: string;
   const key = state.accessKeys.get(auth.accessKeyId);
   if (key) {
     if (key.status !== 'Active' || now < key.usableFrom)
@@ -166,7 +184,6 @@ function authenticate(
     const acct = state.account(key.accountId);
     const user = acct.users.get(key.userName);
     if (!user) throw protocolError(svc.protocol, 'InvalidClientTokenId');
-    secret = key.secretAccessKey;
     const permissions = state.effectivePermissions(user);
     principal = {
       kind: 'user',
@@ -183,7 +200,6 @@ function authenticate(
     if (now >= session.expiration) throw protocolError(svc.protocol, 'ExpiredToken');
     const role = state.roleByArn(session.roleArn);
     if (!role) throw protocolError(svc.protocol, 'InvalidClientTokenId');
-    secret = session.secretAccessKey;
     const permissions = state.rolePermissions(role);
     principal = {
       kind: 'assumed-role',
@@ -194,14 +210,7 @@ function authenticate(
       ...(permissions ? { permissions } : {}),
     };
   }
-  if (
-    !signatureMatches(
-      { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
-      auth,
-      secret,
-    )
-  )
-    throw protocolError(svc.protocol, 'SignatureDoesNotMatch');
+  if (!signed) throw protocolError(svc.protocol, 'SignatureDoesNotMatch');
   // Skew is judged against the real clock: the emulated clock moves key ages, not the client's signing time.
   if (!Number.isFinite(amzDate) || Math.abs(Date.now() - amzDate) > MAX_SKEW_MS)
     throw protocolError(
@@ -298,7 +307,7 @@ async function handleApi(
     const unauthenticated = svc.unauthenticated?.has(action) === true;
     const { principal, region } = unauthenticated
       ? anonymousCaller(state, req)
-      : authenticate(state, req, body, svc);
+      : authenticate(state, req, await signatureVerified(state, req, body), svc);
     if (principal.arn) call.caller = principal.arn;
     const fullAction = `${svc.signingName}:${action}`;
     // Actions that authorize themselves on their resource first are not refused here, on `*`, so their
@@ -385,10 +394,11 @@ async function handleRaw(
     if (await served.applyFault(fault, fault.error !== undefined)) return;
     if (fault.error) return route.sendFault(res, fault.error);
   }
+  const signed = await signatureVerified(state, req, body);
   route.handle(req, res, state, served.record, {
     body,
     authenticate: (signingName) =>
-      authenticate(state, req, body, { signingName, protocol: 'query', actions: {} }),
+      authenticate(state, req, signed, { signingName, protocol: 'query', actions: {} }),
   });
 }
 

@@ -1,4 +1,6 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { Checksum, SourceData } from '@smithy/types';
 
 /** The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header. */
 export interface SigV4Header {
@@ -28,34 +30,45 @@ export function parseAuthorization(header: string | undefined): SigV4Header | un
   };
 }
 
-const sha256hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
-
-/** RFC 3986 encoding as SigV4 requires (encodeURIComponent leaves !'()* alone). */
-export const rfc3986 = (s: string): string =>
-  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-function canonicalUri(rawPath: string): string {
-  // Non-S3 services: each path segment is URI-encoded once more on top of what the client sent.
-  return rawPath
-    .split('/')
-    .map((seg) => rfc3986(seg))
-    .join('/');
+/** SHA-256 (and, given a secret, HMAC-SHA256) from node:crypto, in the shape the SigV4 signer takes. */
+class NodeSha256 implements Checksum {
+  #hash: Hash | Hmac;
+  constructor(private readonly secret?: SourceData) {
+    this.#hash = this.#fresh();
+  }
+  #fresh(): Hash | Hmac {
+    if (this.secret === undefined) return createHash('sha256');
+    const key =
+      typeof this.secret === 'string'
+        ? this.secret
+        : ArrayBuffer.isView(this.secret)
+          ? Buffer.from(this.secret.buffer, this.secret.byteOffset, this.secret.byteLength)
+          : Buffer.from(this.secret);
+    return createHmac('sha256', key);
+  }
+  update(chunk: Uint8Array): void {
+    this.#hash.update(chunk);
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.#hash.digest()));
+  }
+  reset(): void {
+    this.#hash = this.#fresh();
+  }
 }
 
-function canonicalQuery(rawQuery: string): string {
-  if (!rawQuery) return '';
-  const pairs = rawQuery
-    .split('&')
-    .filter(Boolean)
-    .map((p) => {
-      const i = p.indexOf('=');
-      const k = decodeURIComponent((i < 0 ? p : p.slice(0, i)).replace(/\+/g, ' '));
-      const v = i < 0 ? '' : decodeURIComponent(p.slice(i + 1).replace(/\+/g, ' '));
-      return [rfc3986(k), rfc3986(v)] as const;
-    });
-  pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
+/** The query string as the signer takes it: decoded names and values, repeated names as lists. */
+function queryOf(rawQuery: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const pair of rawQuery.split('&').filter(Boolean)) {
+    const i = pair.indexOf('=');
+    const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    const k = decode(i < 0 ? pair : pair.slice(0, i));
+    const v = i < 0 ? '' : decode(pair.slice(i + 1));
+    const seen = out[k];
+    out[k] = seen === undefined ? v : [...(Array.isArray(seen) ? seen : [seen]), v];
+  }
+  return out;
 }
 
 export interface SignedRequest {
@@ -66,42 +79,66 @@ export interface SignedRequest {
   body: Buffer;
 }
 
-/** Computes the signature the client should have sent, had it signed with `secretAccessKey`. */
-export function expectedSignature(req: SignedRequest, auth: SigV4Header, secretAccessKey: string): string {
+/**
+ * Computes the signature the client should have sent, had it signed with `secretAccessKey`: the request as
+ * received (its signed headers only, its path, query and body, its `x-amz-date`) signed again by the AWS SDK's own
+ * signer, @smithy/signature-v4, so that canonicalization is the SDK's, not a copy of it. S3 signs the path as sent
+ * (and its payload hash is the `x-amz-content-sha256` header); every other service encodes the path once more.
+ * Undefined when no signature can match (no valid `x-amz-date`, or a declared payload hash of another body).
+ */
+export async function expectedSignature(
+  req: SignedRequest,
+  auth: SigV4Header,
+  secretAccessKey: string,
+): Promise<string | undefined> {
+  const signingDate = parseAmzDate(String(req.headers['x-amz-date'] ?? ''));
+  if (!Number.isFinite(signingDate)) return undefined;
+  // Every service but S3 signs the hash of the body it received; a declared hash of another body cannot match. S3
+  // signs the declared hash, and checks it against the body itself (XAmzContentSHA256Mismatch).
+  const declared = req.headers['x-amz-content-sha256'];
+  if (
+    auth.service !== 's3' &&
+    typeof declared === 'string' &&
+    declared !== createHash('sha256').update(req.body).digest('hex')
+  )
+    return undefined;
   const q = req.url.indexOf('?');
-  const path = q < 0 ? req.url : req.url.slice(0, q);
-  const query = q < 0 ? '' : req.url.slice(q + 1);
-  const headerLines = auth.signedHeaders.map((name) => {
+  const headers: Record<string, string> = {};
+  for (const name of auth.signedHeaders) {
     const raw = req.headers[name];
-    const value = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
-    return `${name}:${value.trim().replace(/\s+/g, ' ')}\n`;
+    headers[name] = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
+  }
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: auth.accessKeyId, secretAccessKey },
+    region: auth.region,
+    service: auth.service,
+    sha256: NodeSha256,
+    uriEscapePath: auth.service !== 's3',
+    applyChecksum: false,
   });
-  const payloadHeader = req.headers['x-amz-content-sha256'];
-  const payloadHash =
-    typeof payloadHeader === 'string' && payloadHeader !== 'UNSIGNED-PAYLOAD'
-      ? payloadHeader
-      : sha256hex(req.body);
-  const canonical = [
-    req.method,
-    // S3 signs the path as sent; every other service encodes it once more.
-    auth.service === 's3' ? path : canonicalUri(path),
-    canonicalQuery(query),
-    headerLines.join(''),
-    auth.signedHeaders.join(';'),
-    payloadHash,
-  ].join('\n');
-  const amzDate = String(req.headers['x-amz-date'] ?? '');
-  const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(canonical)].join('\n');
-  const kDate = hmac(`AWS4${secretAccessKey}`, auth.date);
-  const kRegion = hmac(kDate, auth.region);
-  const kService = hmac(kRegion, auth.service);
-  const kSigning = hmac(kService, 'aws4_request');
-  return createHmac('sha256', kSigning).update(stringToSign).digest('hex');
+  const signed = await signer.sign(
+    {
+      method: req.method,
+      protocol: 'http:',
+      hostname: headers['host'] ?? '',
+      path: q < 0 ? req.url : req.url.slice(0, q),
+      query: queryOf(q < 0 ? '' : req.url.slice(q + 1)),
+      headers,
+      body: req.body,
+    },
+    { signingDate: new Date(signingDate), signableHeaders: new Set(auth.signedHeaders) },
+  );
+  return /Signature=([0-9a-f]{64})$/.exec(String(signed.headers['authorization'] ?? ''))?.[1];
 }
 
-export function signatureMatches(req: SignedRequest, auth: SigV4Header, secretAccessKey: string): boolean {
-  const expected = Buffer.from(expectedSignature(req, auth, secretAccessKey), 'hex');
+export async function signatureMatches(
+  req: SignedRequest,
+  auth: SigV4Header,
+  secretAccessKey: string,
+): Promise<boolean> {
+  const signature = await expectedSignature(req, auth, secretAccessKey);
+  if (signature === undefined) return false;
+  const expected = Buffer.from(signature, 'hex');
   const given = Buffer.from(auth.signature, 'hex');
   return expected.length === given.length && timingSafeEqual(expected, given);
 }

@@ -130,7 +130,7 @@ export async function postJson(url: string, body: unknown, timeoutMs = 10_000): 
   return res.status;
 }
 
-/** The real ports: SNS through the AWS SDK, the webhook secret from Secrets Manager, the POST with fetch. */
+/** The real ports: SNS through the AWS SDK, the webhook secret from Secrets Manager (cached), the POST with fetch. */
 export function notifyPorts(composition: Composition, timeoutMs = 10_000): NotifyPorts {
   return {
     async publish(topicArn, subject, message) {
@@ -138,7 +138,7 @@ export function notifyPorts(composition: Composition, timeoutMs = 10_000): Notif
         new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message }),
       );
     },
-    readSecret: (secretId) => composition.secrets.getValue(secretId, { stage: 'AWSCURRENT' }),
+    readSecret: composition.readSecret,
     postJson: (url, body) => postJson(url, body, timeoutMs),
   };
 }

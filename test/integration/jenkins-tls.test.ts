@@ -6,11 +6,13 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startAwsEmulator } from '../../localcloud/aws/server';
 import { waitForRotations } from '../../localcloud/aws/secretsmanager';
 import { startLocalCloud, type LocalCloud } from '../../localcloud/index';
 import { startJenkinsEmulator, type JenkinsEmulator } from '../../localcloud/jenkins/server';
 import { seedScenario, type ScenarioKey } from '../../localcloud/scenario';
+import { cachedSecretReader } from '../../src/aws/secret-reader';
 import { JenkinsClients, type JenkinsTargetSpec } from '../../src/jenkins-target';
 import { JenkinsClient } from '../../src/jenkins';
 import { captureOutput, leakedSecrets, rememberSecrets, type Capture } from '../support/capture';
@@ -99,11 +101,14 @@ describe('the Jenkins client over HTTPS with a private CA', () => {
   });
 
   it('trusts the server with the test CA read from a secret (once), next to another CA inline', async () => {
-    let reads = 0;
-    const clients = new JenkinsClients((id) => {
-      reads++;
-      return Promise.resolve(id === 'key-rotator/jenkins-ca' ? pki.ca.cert : TOKEN);
-    });
+    // The secrets come from the AWS emulator's Secrets Manager, through the rotator's cached reader.
+    const aws = await startAwsEmulator();
+    onTestFinished(() => aws.close());
+    const sm = new SecretsManagerClient(aws.adminClientConfig());
+    await sm.send(new CreateSecretCommand({ Name: 'key-rotator/jenkins-ca', SecretString: pki.ca.cert }));
+    await sm.send(new CreateSecretCommand({ Name: 'key-rotator/jenkins-token', SecretString: TOKEN }));
+    const reads = () => aws.state.callLog.filter((c) => c.action === 'GetSecretValue').length;
+    const clients = new JenkinsClients(cachedSecretReader(sm));
     const spec: JenkinsTargetSpec = {
       name: 'jenkins-0',
       url: good.url,
@@ -123,7 +128,7 @@ describe('the Jenkins client over HTTPS with a private CA', () => {
     const c = await clients.client(spec, 5);
     expect(await c.readAccessKeyId(CRED, CRED.id)).toMatch(/^AKIA/);
     await clients.client(spec, 5);
-    expect(reads).toBe(2); // the token and the CA, each once
+    expect(reads()).toBe(2); // the token and the CA, each once
   });
 
   it('refuses the server without the CA: names the certificate, its issuer, the cause and the fix; sends nothing', async () => {

@@ -5,11 +5,19 @@ import {
   GetAccessKeyLastUsedCommand,
   GetUserCommand,
   IAMClient,
+  ListUserTagsCommand,
   ListAccessKeysCommand,
   ListUsersCommand,
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  GetCallerIdentityCommand,
+  STSClient,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+} from '@aws-sdk/client-sts';
+import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsEmulator } from '../../localcloud/aws/server';
 import type { Statement } from '../../localcloud/aws/state';
@@ -84,6 +92,22 @@ describe('SigV4 authentication', () => {
     await expect(
       new IAMClient(clientConfig(aws.url, wrong)).send(new ListUsersCommand({})),
     ).rejects.toMatchObject(expected);
+  });
+
+  it('refuses a request whose body was changed after it was signed', async () => {
+    const sts = stsAs(aws.admin);
+    // After the SDK signed the request: the same body with one character changed (same length).
+    const tamper: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => (args) => {
+      const request = args.request as { body?: unknown };
+      if (typeof request.body === 'string') request.body = request.body.replace('2011-06-15', '2011-06-16');
+      return next(args);
+    };
+    sts.middlewareStack.addRelativeTo(tamper, { relation: 'after', toMiddleware: 'httpSigningMiddleware' });
+    await expect(sts.send(new GetCallerIdentityCommand({}))).rejects.toMatchObject({
+      Code: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect((await whoAmI(aws.admin)).Account).toBe(ACCOUNT);
   });
 
   it('refuses an unknown key', async () => {
@@ -349,5 +373,45 @@ describe('admin routes', () => {
 
   it('answers 404 for an unknown route', async () => {
     expect((await admin('nowhere')).status).toBe(404);
+  });
+});
+
+/** The Query protocol's XML (IAM, STS, SNS) as the SDK reads it: escaping, lists, dates, errors. */
+describe('Query-protocol XML answers', () => {
+  it('carries markup characters in values, lists as members and dates to the second', async () => {
+    const value = `a<b>&c "quoted" 'single' ]]>`;
+    await iam.send(
+      new CreateUserCommand({
+        UserName: 'xml-escaping',
+        Tags: [
+          { Key: 'markup', Value: value },
+          { Key: 'empty', Value: '' },
+        ],
+      }),
+    );
+    const tags = await iam.send(new ListUserTagsCommand({ UserName: 'xml-escaping' }));
+    expect(tags.Tags).toEqual([
+      { Key: 'markup', Value: value },
+      { Key: 'empty', Value: '' },
+    ]);
+    const res = await fetch(aws.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=GetUser&Version=2010-05-08',
+    });
+    // Unsigned: refused, in the Query error shape with the IAM namespace.
+    expect(await res.text()).toMatch(
+      /^<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/"><Error><Type>Sender<\/Type><Code>MissingAuthenticationToken<\/Code>/,
+    );
+    const user = await iam.send(new GetUserCommand({ UserName: 'xml-escaping' }));
+    expect(user.User?.CreateDate?.getMilliseconds()).toBe(0);
+  });
+
+  it('escapes markup in error messages', async () => {
+    const err = (await iam
+      .send(new GetUserCommand({ UserName: 'no<such>&user' }))
+      .catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('ValidationError');
+    expect(err.message).toContain("Value 'no<such>&user' at 'userName' failed to satisfy constraint");
   });
 });
