@@ -53,7 +53,7 @@ export interface JenkinsTarget {
 
 /**
  * PEM CA certificates for one Jenkins target: inline (`pem`, one or more certificates), from a Secrets Manager
- * secret holding PEM (`secretId`, read once per cold start), or both.
+ * secret holding PEM (`secretId`, read through the 5-minute secret cache), or both.
  */
 export interface CaCertificates {
   readonly pem?: string | undefined;
