@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CredentialXmlError, newCredentialXml, parseCredentialXml, replaceKeyInXml } from './credential-xml';
 import { JenkinsError, type JenkinsErrorInit } from './errors';
 import { JenkinsHttp, sleep, XML_CONTENT_TYPE, type HttpResponse } from './http';
