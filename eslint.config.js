@@ -19,6 +19,14 @@ export default tseslint.config(
       '@typescript-eslint/only-throw-error': 'error',
       'no-console': 'off',
       eqeqeq: ['error', 'always'],
+      // Bundle size (docs/performance.md): the named `z` is an object holding every zod locale (270 KB).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
+          message: "import * as z from 'zod': the named z pulls every locale (270 KB) into the bundles",
+        },
+      ],
     },
   },
   {

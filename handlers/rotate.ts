@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Composition } from '../src/compose';
 import { InputError } from '../src/domain/errors';
 import { STEPS, type StepResult } from '../src/engine/engine';

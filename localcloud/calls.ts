@@ -6,7 +6,7 @@
  * calls of a run, then target the k-th occurrence of any of them with a fault (`skip: k - 1`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Set by the Jenkins emulator's canary builds on their calls to the AWS emulator (see jenkins/jobs.ts). */
 export const ORIGIN_HEADER = 'x-localcloud-origin';

@@ -22,15 +22,17 @@ export const lambdaContext = (
 /**
  * Wires the real rotation hook (handler, engine, AWS SDK clients, Jenkins client) to the local cloud, as the
  * emulator administrator, and registers it with the emulated Secrets Manager as the rotation function `arn`.
+ * `tuning` goes to compose() (e.g. the bench's probe pacing).
  */
 export function wireRotationHook(
   cloud: LocalCloud,
   rawConfig: unknown,
   logger: AppLogger,
   arn = LOCAL_ROTATE_LAMBDA_ARN,
+  tuning: Parameters<typeof compose>[4] = {},
 ) {
   const config = parseConfig(rawConfig);
-  const composition: Composition = compose(config, cloud.aws.adminClientConfig(), logger);
+  const composition: Composition = compose(config, cloud.aws.adminClientConfig(), logger, undefined, tuning);
   const handler = createRotateHandler({ composition: () => Promise.resolve(composition), logger });
   const invoke = (event: unknown) => handler(event, lambdaContext());
   cloud.aws.state.rotationFunctions.set(arn, invoke);

@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const sandboxLineSchema = z.object({
   aws: z.object({

@@ -10,6 +10,7 @@ import type { ManagedKey, RotatorConfig } from './config';
 import { InputError } from './domain/errors';
 import { RotationEngine, type EngineKey } from './engine/engine';
 import { systemClock, type Clock, type KeyStore, type Log } from './engine/ports';
+import type { ProbePacing } from './engine/propagation';
 import type { JenkinsClient } from './jenkins/client';
 import { JenkinsClients, JenkinsTarget } from './jenkins-target';
 
@@ -49,7 +50,7 @@ export function compose(
   aws: AwsSetup,
   log: Log,
   clock: Clock = systemClock,
-  tuning: { clockSkewMs?: number; env?: NodeJS.ProcessEnv } = {},
+  tuning: { clockSkewMs?: number; env?: NodeJS.ProcessEnv; probePacing?: ProbePacing } = {},
 ): Composition {
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
@@ -100,6 +101,7 @@ export function compose(
     clock,
     log,
     ...(tuning.clockSkewMs !== undefined ? { clockSkewMs: tuning.clockSkewMs } : {}),
+    ...(tuning.probePacing ? { probePacing: tuning.probePacing } : {}),
   });
   const arnCache = new Map<string, ManagedKey>();
   return {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { adminRequest, handleCallsAdmin, send } from '../admin-http';
 import { faultControlsOf, faultControlsShape, faultSpecProblem } from '../calls';
 import type { PolicyDocumentRecord } from './policy';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { checkTrailName } from './cloudtrail';
 import { parseProviderUrl, providerArn } from './iam-oidc';
 import { AwsError } from './errors';

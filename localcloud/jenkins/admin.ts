@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import { adminRequest, handleCallsAdmin, send } from '../admin-http';
 import { faultControlsOf, faultControlsShape, faultSpecProblem } from '../calls';
 import { seedSchema } from './seed';

@@ -2,6 +2,7 @@ import type { RotationProblem } from '../domain/diagnose';
 import type { StepEvent, RecoveryReport, RotateNowReport } from '../engine/rotate-now';
 import type { EmergencyReport } from '../engine/emergency';
 import type { StepContext } from '../engine/engine';
+import { reportsFailedProbe } from '../engine/propagation';
 import { duration } from './format';
 import type { CliIo } from './io';
 import { formatProblems, reportProblem } from './problems';
@@ -31,7 +32,7 @@ export function stepLine(e: StepEvent): string {
 
 /**
  * Progress on stderr. On a terminal the propagation attempts rewrite one line; elsewhere (CI logs, pipes) each
- * is a line of its own.
+ * success is a line of its own, and of the failed attempts the first and every tenth.
  */
 export function progressReporter(io: CliIo): {
   onStep: (e: StepEvent) => void;
@@ -52,7 +53,7 @@ export function progressReporter(io: CliIo): {
       if (io.errIsTTY) {
         io.err(`\r\x1b[K${propagationLine(e)}`);
         open = true;
-      } else io.err(`${propagationLine(e)}\n`);
+      } else if (e.ok || reportsFailedProbe(e.attempt)) io.err(`${propagationLine(e)}\n`);
     },
     done: endLine,
   };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CaCertificateError, parseCaCertificates } from '../jenkins/tls';
 import { SECRETS_BELONG, SECRETS_HINT, isSecretName, secretInConfigText } from './secrets';
 

@@ -17,6 +17,7 @@ export const STACK_PARAMS = [
   'vpcSecurityGroupIds',
   'reportBucket',
   'reportPrefix',
+  'sourceMaps',
 ] as const;
 export type StackParamName = (typeof STACK_PARAMS)[number];
 /** A stage's parameters; a parameter that is absent is unknown (e.g. a serverless variable not resolved). */
@@ -102,6 +103,10 @@ export function stackIssues(config: RotatorConfig, target: StackTarget): ConfigI
         : !/^[A-Za-z0-9/_+=.@-]+$/.test(value) && 'must be the start of a secret name (A-Z a-z 0-9 /_+=.@-)';
     if (bad) issue(`(parameter ${name})`, `"${value}" ${bad}`);
   }
+  // Anything but "true" would silently leave source maps off.
+  const { sourceMaps } = params;
+  if (sourceMaps !== undefined && sourceMaps !== 'true' && sourceMaps !== 'false')
+    issue('(parameter sourceMaps)', `"${sourceMaps}" must be true or false`);
   const secret = (path: string, id: string, param: 'secretPrefix' | 'tokenSecretPrefix', what: string) => {
     const arn = parseSecretArn(id);
     if (arn && region !== undefined && arn.region !== region)

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What a managed secret holds: one IAM user's access key. The JSON shape users create the secret with. */
 export const keySecretSchema = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ManagedKey, RotatorConfig } from '../config';
 import { isSecretName } from '../config/secrets';
 import { InputError, messageOf, UnsafeStateError } from '../domain/errors';

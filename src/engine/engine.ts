@@ -21,7 +21,7 @@ import {
 } from '../domain/errors';
 import { parseKeySecret, toCredentials, type AccessKeyMeta, type KeySecret } from '../domain/keys';
 import type { Clock, JenkinsTargetPort, KeyProbe, KeyStore, Log, SecretStore } from './ports';
-import { waitUntilUsable } from './propagation';
+import { reportsFailedProbe, waitUntilUsable, type ProbePacing } from './propagation';
 
 /** The part of a managed key's configuration the engine reads. */
 export interface EngineKey {
@@ -52,6 +52,8 @@ export interface EngineDeps {
    * still alive and whether it could have made a key (default 60 s). Tests on one clock set it lower.
    */
   clockSkewMs?: number;
+  /** How setSecret spaces its probes of the new key (default steady probing, see propagation.ts). */
+  probePacing?: ProbePacing;
 }
 
 export interface StepContext {
@@ -994,6 +996,7 @@ export class RotationEngine {
       {
         deadline,
         consecutiveSuccesses: key.policy.consecutiveSuccesses,
+        ...(this.deps.probePacing ? { pacing: this.deps.probePacing } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         onAttempt: (a) => {
           ctx.onProgress?.({
@@ -1002,7 +1005,8 @@ export class RotationEngine {
             streak: a.streak,
             needed: key.policy.consecutiveSuccesses,
           });
-          if (!a.ok) this.deps.log.info('new key not usable yet', { attempt: a.n, error: a.error });
+          if (!a.ok && reportsFailedProbe(a.n))
+            this.deps.log.info('new key not usable yet', { attempt: a.n, error: a.error });
         },
       },
       (err) =>

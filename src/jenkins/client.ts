@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CredentialXmlError, newCredentialXml, parseCredentialXml, replaceKeyInXml } from './credential-xml';
 import { JenkinsError, type JenkinsErrorInit } from './errors';
 import { JenkinsHttp, sleep, XML_CONTENT_TYPE, type HttpResponse } from './http';
@@ -560,16 +560,16 @@ export class JenkinsClient {
 
   /**
    * Triggers `buildWithParameters` (parameters as a form body, so they stay out of URLs and access logs; with no
-   * parameters and a 400 "not parameterized", `/build` instead), follows the
+   * parameters and a 400 "not parameterized", `/build` instead; `delay=0sec`, so no quiet period), follows the
    * queue item and then the build until it ends (§8). Resolves with the build result, or `CANCELLED` with number 0
    * when the queue item was cancelled. Rejects with JenkinsError 'timeout' when `timeoutMs` passes or `signal` aborts.
    * The trigger is never repeated: a repeat could start a second build.
    */
   async runJob(jobPath: string, params: Record<string, string>, opts: RunJobOptions): Promise<JobRun> {
     const job = itemPath('job path', jobPath);
-    // Adaptive: a canary that takes 100 ms is seen after about 200 ms, a long build is polled every `pollMs`.
+    // Adaptive: a canary that takes 50 ms is seen after about 100 ms, a long build is polled every `pollMs`.
     const maxPollMs = opts.pollMs ?? 2000;
-    let pollMs = Math.min(200, maxPollMs);
+    let pollMs = Math.min(opts.firstPollMs ?? 100, maxPollMs);
     const nextPoll = () => {
       const ms = pollMs;
       pollMs = Math.min(maxPollMs, Math.round(pollMs * 1.5));
@@ -599,7 +599,8 @@ export class JenkinsClient {
         lastPath = `${job}/${endpoint}`;
         return this.#http.request({
           method: 'POST',
-          path: lastPath,
+          // No quiet period (Jenkins' default is 5 s): the build starts as soon as an executor is free.
+          path: `${lastPath}?delay=0sec`,
           body,
           contentType: 'application/x-www-form-urlencoded; charset=utf-8',
           expect: 'empty',
@@ -627,13 +628,13 @@ export class JenkinsClient {
       stage = `wait for ${jobPath} to leave the queue`;
       let number: number | undefined;
       for (;;) {
+        await sleep(nextPoll(), signal);
+        if (signal.aborted) break;
         const item = queueItemSchema.safeParse(await get(`${queuePath}api/json`));
         if (!item.success) throw this.#badJson(lastPath);
         if (item.data.cancelled) return { number: 0, result: 'CANCELLED' };
         number = item.data.executable?.number;
         if (number !== undefined) break;
-        await sleep(nextPoll(), signal);
-        if (signal.aborted) break;
       }
 
       if (number !== undefined) {

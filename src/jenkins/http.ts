@@ -1,6 +1,6 @@
 import { Agent as HttpsAgent } from 'node:https';
-import axios, { type AxiosInstance, type RawAxiosRequestHeaders } from 'axios';
-import { z } from 'zod';
+import type { AxiosInstance, AxiosStatic, CreateAxiosDefaults, RawAxiosRequestHeaders } from 'axios';
+import * as z from 'zod';
 import {
   classifyError,
   header,
@@ -87,11 +87,20 @@ type SendResult =
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 /**
+ * axios, loaded by the first request rather than at import: importing it loads Node's fetch implementation (undici,
+ * for axios' fetch adapter, which is not used here) and TLS, about 30 ms of CPU that a cold start not talking to
+ * Jenkins (createSecret, finishSecret) need not pay. docs/performance.md has the figures.
+ */
+let axiosLoading: Promise<AxiosStatic> | undefined;
+const loadAxios = (): Promise<AxiosStatic> => (axiosLoading ??= import('axios').then((m) => m.default));
+
+/**
  * The one axios instance for a Jenkins controller: preemptive Basic auth, explicit timeout, no redirects followed,
  * every status mapped here. Only this module sees axios; errors leave it as secret-free `JenkinsError`s.
  */
 export class JenkinsHttp {
-  readonly #axios: AxiosInstance;
+  readonly #axiosDefaults: CreateAxiosDefaults;
+  #axios: AxiosInstance | undefined;
   readonly #authorization: string;
   readonly #secrets: readonly string[];
   readonly #usesCrumb: boolean;
@@ -128,7 +137,7 @@ export class JenkinsHttp {
             ...(this.#ca ? { ca: [...this.#ca] } : {}),
           })
         : undefined;
-    this.#axios = axios.create({
+    this.#axiosDefaults = {
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
       ...(httpsAgent ? { httpsAgent } : {}),
       timeout: opts.timeoutMs,
@@ -138,7 +147,7 @@ export class JenkinsHttp {
       transformResponse: [(data: unknown) => data],
       maxContentLength: MAX_BODY_BYTES,
       headers: { 'User-Agent': 'jenkins-key-rotator' },
-    });
+    };
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -233,13 +242,15 @@ export class JenkinsHttp {
   }
 
   async #send(req: HttpRequest, headers: RawAxiosRequestHeaders): Promise<SendResult> {
+    const axios = await loadAxios();
+    const client = (this.#axios ??= axios.create(this.#axiosDefaults));
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
     const onAbort = (): void => controller.abort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) controller.abort();
     try {
-      const res = await this.#axios.request<unknown>({
+      const res = await client.request<unknown>({
         method: req.method,
         url: req.path,
         data: req.body,

@@ -58,8 +58,13 @@ export interface CredentialDocument {
 export interface RunJobOptions {
   /** Upper bound for the whole trigger + queue + build sequence. */
   timeoutMs: number;
-  /** Longest delay between polls (default 2000 ms): polling starts at 200 ms (or this, if less) and grows 1.5× each time. */
+  /**
+   * Longest delay between polls (default 2000 ms). The first poll comes `firstPollMs` after the trigger, and each
+   * wait after it is 1.5× the one before, up to this.
+   */
   pollMs?: number;
+  /** The wait between the trigger and the first poll (default 100 ms, or `pollMs` if less). */
+  firstPollMs?: number;
   signal?: AbortSignal;
 }
 

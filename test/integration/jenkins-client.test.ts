@@ -534,8 +534,8 @@ describe('runJob', () => {
       result: 'SUCCESS',
     });
     expect(proxy.log.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual([
-      '/job/plain/buildWithParameters',
-      '/job/plain/build',
+      '/job/plain/buildWithParameters?delay=0sec',
+      '/job/plain/build?delay=0sec',
     ]);
   });
 

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,6 +23,11 @@ import {
   type JsonObject,
   type PolicyRules,
 } from '../support/cfn';
+import { waitForRotations } from '../../localcloud/aws/secretsmanager';
+import { startLocalCloud } from '../../localcloud/index';
+import { seedScenario } from '../../localcloud/scenario';
+import { jenkinsCredential } from '../support/jenkins';
+import { oneRotationKey } from '../support/one-rotation';
 
 /**
  * Packages the stack the way CI does (`serverless package --stage ci`, offline) and checks the CloudFormation
@@ -791,4 +797,81 @@ describe('the checks themselves', () => {
       /not a zip/,
     );
   });
+});
+
+describe('source maps: shipped always, enabled only by the sourceMaps stage parameter', () => {
+  const nodeOptions = (t: CfnTemplate, fn: FunctionName) =>
+    new Resolver(t, 'evaluate').strings(
+      obj(obj(t.Resources[logicalId(fn)]?.Properties?.['Environment'])['Variables'])['NODE_OPTIONS'],
+    );
+
+  it('by default no function has NODE_OPTIONS, and each zip still holds its map', () => {
+    for (const fn of FUNCTIONS) expect(nodeOptions(template, fn), fn).toEqual([]);
+  });
+
+  it('with --param sourceMaps=true every function runs with --enable-source-maps', async () => {
+    const out = join(dir, 'source-maps');
+    await slsPackage('--param', 'sourceMaps=true', '--package', out);
+    const t = JSON.parse(
+      await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as CfnTemplate;
+    for (const fn of FUNCTIONS) expect(nodeOptions(t, fn), fn).toEqual(['--enable-source-maps']);
+  }, 180_000);
+});
+
+describe('the packaged rotate bundle, run as Lambda would run it', () => {
+  it('rotates a key on the local cloud: the SDK, zod, axios without form-data, the Jenkins client', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'key-rotator-bundle-'));
+    const cloud = await startLocalCloud();
+    try {
+      const entries = readZip(await readFile(join(dir, 'rotate.zip')));
+      const bundle = join(work, 'rotate.mjs');
+      await writeFile(bundle, entries.get('handlers/rotate.mjs') ?? '');
+      const { config } = await seedScenario(cloud, [oneRotationKey('packaged')]);
+      const configFile = join(work, 'config.json');
+      await writeFile(configFile, JSON.stringify(config));
+      const arn = 'arn:aws:lambda:us-east-1:111122223333:function:packaged-rotate';
+      // Each step in a fresh process, importing the bundle cold, with nothing but what Lambda would set.
+      const env = {
+        PATH: process.env['PATH'] ?? '',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL: cloud.aws.url,
+        AWS_ACCESS_KEY_ID: cloud.aws.admin.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: cloud.aws.admin.secretAccessKey,
+        KEY_ROTATOR_CONFIG: configFile,
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+      };
+      const script = `const { handler } = await import(${JSON.stringify(bundle)});
+        const context = { functionName: 'packaged-rotate', awsRequestId: 'r', getRemainingTimeInMillis: () => 300000 };
+        await handler(JSON.parse(process.env.EVENT), context);`;
+      cloud.aws.state.rotationFunctions.set(arn, async (event: unknown) => {
+        await execFileP(process.execPath, ['--input-type=module', '-e', script], {
+          env: { ...env, EVENT: JSON.stringify(event) },
+          timeout: 60_000,
+        });
+      });
+      const sm = new SecretsManagerClient(cloud.aws.adminClientConfig('us-east-1'));
+      try {
+        await sm.send(
+          new RotateSecretCommand({ SecretId: 'jenkins/packaged/aws-key', RotationLambdaARN: arn }),
+        );
+      } finally {
+        sm.destroy();
+      }
+      await waitForRotations(cloud.aws.state, 120_000);
+      const run = cloud.aws.state.rotations.at(-1);
+      expect(run?.steps, JSON.stringify(run?.steps)).toEqual(
+        ['createSecret', 'setSecret', 'testSecret', 'finishSecret'].map((step) => ({ step, ok: true })),
+      );
+      // Jenkins was written through axios: both credentials hold the key the secret now has.
+      const keys = cloud.aws.state.keysOf(cloud.aws.admin.accountId, 'jenkins-packaged');
+      const active = keys.filter((k) => k.status === 'Active').map((k) => k.accessKeyId);
+      expect(keys).toHaveLength(2);
+      expect(active).toHaveLength(1);
+      expect((await jenkinsCredential(cloud, 'system', 'aws-packaged'))['accessKey']).toBe(active[0]);
+    } finally {
+      await cloud.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -333,11 +333,12 @@ describe('rotation progress', () => {
     return { fake, text: () => err };
   };
 
-  it('a line per attempt in a log, one rewritten line on a terminal', () => {
+  it('in a log a line per success and per tenth failure, one rewritten line on a terminal', () => {
     const log = io(false);
     const p = progressReporter(log.fake);
-    p.onProgress({ attempt: 1, ok: false, streak: 0, needed: 2 });
-    p.onProgress({ attempt: 2, ok: true, streak: 1, needed: 2 });
+    for (let attempt = 1; attempt <= 11; attempt++)
+      p.onProgress({ attempt, ok: false, streak: 0, needed: 2 });
+    p.onProgress({ attempt: 12, ok: true, streak: 1, needed: 2 });
     p.onStep({
       step: 'setSecret',
       phase: 'finished',
@@ -345,7 +346,8 @@ describe('rotation progress', () => {
     });
     expect(log.text().split('\n')).toEqual([
       expect.stringMatching(/attempt 1, 0\/2/),
-      expect.stringMatching(/attempt 2, 1\/2/),
+      expect.stringMatching(/attempt 10, 0\/2/),
+      expect.stringMatching(/attempt 12, 1\/2/),
       '[2/4] setSecret: done',
       '',
     ]);

@@ -156,6 +156,14 @@ describe('stackIssues: what the deployed roles would refuse', () => {
     );
   });
 
+  it('refuses a sourceMaps parameter that is not true or false, which would silently mean off', () => {
+    expect(messages(stackIssues(config(), { params: { sourceMaps: 'yes' } }))).toEqual([
+      '(parameter sourceMaps): "yes" must be true or false',
+    ]);
+    for (const sourceMaps of ['true', 'false'])
+      expect(stackIssues(config(), { params: { sourceMaps } })).toEqual([]);
+  });
+
   it('userPathIssue: a user on or below userPath is fine; another path is named with the fix', () => {
     expect(userPathIssue({ userName: 'u', path: '/jenkins/team/' }, '/jenkins/')).toBeUndefined();
     expect(userPathIssue({ userName: 'u', path: '/' }, '/jenkins/')).toMatch(

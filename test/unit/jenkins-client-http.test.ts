@@ -116,7 +116,7 @@ describe('JenkinsClient over HTTP (scripted server)', () => {
     });
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
       'GET /jenkins/crumbIssuer/api/json',
-      'POST /jenkins/job/team-a/job/canary/buildWithParameters',
+      'POST /jenkins/job/team-a/job/canary/buildWithParameters?delay=0sec',
       'GET /jenkins/queue/item/5/api/json',
       'GET /jenkins/job/team-a/job/canary/3/api/json?tree=building,result,number',
     ]);
