@@ -37,6 +37,9 @@ const GLOBAL_OPTIONS = {
 const COMMAND_OPTIONS = {
   audit: {
     json: { type: 'boolean' },
+    format: { type: 'string' },
+    'fail-on-stale': { type: 'boolean' },
+    'include-unmanaged': { type: 'boolean' },
     'credential-report': { type: 'boolean' },
   },
   plan: {
@@ -119,10 +122,17 @@ export interface GlobalOptions {
   verbose: boolean;
 }
 
+/** How `audit` prints its report: the aligned table, one JSON document, or one CSV row per key. */
+export const AUDIT_FORMATS = ['table', 'json', 'csv'] as const;
+export type AuditFormat = (typeof AUDIT_FORMATS)[number];
+
 export interface AuditArgs {
   command: 'audit';
-  json: boolean;
+  format: AuditFormat;
   credentialReport: boolean;
+  /** `--fail-on-stale`: exit 1 when a managed key (with `includeUnmanaged`, any key) is past its max age. */
+  failOnStale: boolean;
+  includeUnmanaged: boolean;
 }
 export interface PlanArgs {
   command: 'plan';
@@ -252,13 +262,26 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       );
   };
   switch (command) {
-    case 'audit':
+    case 'audit': {
       extra(0);
+      const failOnStale = values['fail-on-stale'] === true;
+      const includeUnmanaged = values['include-unmanaged'] === true;
+      if (includeUnmanaged && !failOnStale)
+        throw new UsageError(
+          'option --include-unmanaged goes with --fail-on-stale (unmanaged keys are always listed; it makes them fail the gate too)',
+        );
       return {
         kind: 'run',
         global,
-        args: { command, json, credentialReport: values['credential-report'] === true },
+        args: {
+          command,
+          format: auditFormat(values.format, json),
+          credentialReport: values['credential-report'] === true,
+          failOnStale,
+          includeUnmanaged,
+        },
       };
+    }
     case 'plan': {
       extra(0);
       const arn = values['rotation-lambda-arn'];
@@ -476,6 +499,18 @@ function stackParam(value: string): string {
       `option --param: unknown parameter "${m[1]}" (parameters: ${STACK_PARAMS.join(', ')})`,
     );
   return value;
+}
+
+/** `--format table|json|csv`; `--json` is `--format json`. */
+function auditFormat(format: string | undefined, json: boolean): AuditFormat {
+  if (format === undefined) return json ? 'json' : 'table';
+  if (!(AUDIT_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`option --format must be ${AUDIT_FORMATS.join(', ')} (got "${format}")`);
+  if (json && format !== 'json')
+    throw new UsageError(
+      `options --json and --format ${format} contradict each other (--json is --format json)`,
+    );
+  return format as AuditFormat;
 }
 
 /** A Serverless Framework stage name. */

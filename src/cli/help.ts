@@ -24,7 +24,7 @@ line (key-rotator: error: …); --verbose adds the details. No secret access key
 printed: reports name keys by their access key id.`;
 
 const COMMAND_HELP: Record<Exclude<CommandName, 'doctor'>, string> = {
-  audit: `Usage: key-rotator audit [--json] [--credential-report]
+  audit: `Usage: key-rotator audit [--format table|json|csv] [--fail-on-stale [--include-unmanaged]] [--credential-report]
 
 Every IAM user's access keys, read-only: age in days, status, last used (date and service), whether the
 configuration manages the user (and under which key name), when the next rotation is due (managed active keys:
@@ -42,14 +42,22 @@ repairs it by itself), what is wrong with the managed keys' rotations, read from
 and what could not be read.
 
 Options:
-  --json               one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[],
-                       problems[]: key, user, kind, severity, message, fix, repair)
+  --format FORMAT      table (the default), json or csv:
+                         json: one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[],
+                               problems[]: key, user, kind, severity, message, fix, repair)
+                         csv:  one row per access key, RFC 4180 with a header line: accountId, userName,
+                               managedKey, accessKeyId, status, createDate, ageDays, lastUsedDate,
+                               lastUsedService, maxAgeDays, rotationDue, stale, deactivatedAt, deletionDue
+                               (the values of --json; empty for none); problems are not in it
+  --json               the same as --format json
+  --fail-on-stale      exit 1 when an active managed key is at or past its max age (a CI gate)
+  --include-unmanaged  with --fail-on-stale: unmanaged keys past the default max age fail it too
   --credential-report  discover users through the IAM credential report when it is fresh (may ask IAM to generate
                        one: iam:GenerateCredentialReport); by default users are listed (ListUsers), read-only
 
 Exit 1 when a problem of severity error exists (it blocks rotations or leaves a key working that should not be)
 or a rotation is unfinished with nothing running it (it blocks every later rotation), or part of the account
-could not be read.`,
+could not be read; with --fail-on-stale, also when a key is past its max age. The report is printed either way.`,
   plan: `Usage: key-rotator plan [--json] [--rotation-lambda-arn ARN] [--credential-report]
 
 What the next scheduled run would do, read-only (nothing is changed anywhere): the rotation problems it would

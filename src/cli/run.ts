@@ -23,7 +23,7 @@ import {
   type RotateArgs,
   type ValidateArgs,
 } from './args';
-import { buildAudit, formatAudit, needsAction } from './audit';
+import { auditCsv, buildAudit, formatAudit, needsAction, staleKeys } from './audit';
 import {
   awsSetup,
   cliComposition,
@@ -232,15 +232,23 @@ async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode>
     readSecretStates(composition),
   ]);
   const report = buildAudit(inventory, composition.config, file, states);
-  ctx.io.out(args.json ? json(report) : formatAudit(report));
+  ctx.io.out(
+    args.format === 'json' ? json(report) : args.format === 'csv' ? auditCsv(report) : formatAudit(report),
+  );
   const unreadable = report.problems.filter((p) => p.kind === 'unreadable').length;
   const blocking = report.problems.filter((p) => p.kind !== 'unreadable' && needsAction(p)).length;
-  if (unreadable || blocking) {
+  const stale = args.failOnStale ? staleKeys(report, args.includeUnmanaged) : [];
+  if (unreadable || blocking || stale.length) {
+    const where = args.format === 'csv' ? 'shown by --format table or json' : 'listed first';
     const what = [
+      stale.length &&
+        `${count(stale.length, `${args.includeUnmanaged ? '' : 'managed '}key`)} past the rotation line (--fail-on-stale): ${stale
+          .map((s) => `${s.key.accessKeyId} of ${s.user} (${s.key.ageDays} days, max ${s.key.maxAgeDays})`)
+          .join(', ')}`,
       blocking &&
-        `${blocking} rotation problem(s) that block rotations or leave a key working (listed first, each with its fix)`,
+        `${blocking} rotation problem(s) that block rotations or leave a key working (${where}, each with its fix)`,
       unreadable &&
-        `the audit is incomplete: ${unreadable} part(s) could not be read (listed under problems)`,
+        `the audit is incomplete: ${unreadable} part(s) could not be read (${args.format === 'csv' ? where : 'listed under problems'})`,
     ].filter(Boolean);
     ctx.io.err(`key-rotator: error: ${what.join('; ')}\n`);
     return EXIT.failed;

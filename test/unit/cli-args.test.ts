@@ -20,12 +20,21 @@ const usage = (...argv: string[]): string => {
 
 describe('parseCommandLine', () => {
   it('parses each command with its options', () => {
-    expect(run('audit').args).toEqual({ command: 'audit', json: false, credentialReport: false });
+    const audit = { command: 'audit', format: 'table', credentialReport: false, failOnStale: false };
+    expect(run('audit').args).toEqual({ ...audit, includeUnmanaged: false });
     expect(run('audit', '--json', '--credential-report').args).toEqual({
-      command: 'audit',
-      json: true,
+      ...audit,
+      format: 'json',
       credentialReport: true,
+      includeUnmanaged: false,
     });
+    expect(run('audit', '--format', 'csv', '--fail-on-stale', '--include-unmanaged').args).toEqual({
+      ...audit,
+      format: 'csv',
+      failOnStale: true,
+      includeUnmanaged: true,
+    });
+    expect(run('audit', '--format=json', '--json').args).toMatchObject({ format: 'json' });
     expect(
       run('plan', '--rotation-lambda-arn', 'arn:aws:lambda:us-east-1:111122223333:function:r').args,
     ).toEqual({
@@ -178,6 +187,10 @@ describe('parseCommandLine', () => {
       /--check-iam compares .* give --stage NAME or --param userPath=\/path\//,
     );
     expect(usage('audit', '--stage', 'prod')).toMatch(/--stage is not an option of audit/);
+    expect(usage('audit', '--format', 'xml')).toBe('option --format must be table, json, csv (got "xml")');
+    expect(usage('audit', '--format', 'csv', '--json')).toMatch(/--json and --format csv contradict/);
+    expect(usage('audit', '--include-unmanaged')).toMatch(/--include-unmanaged goes with --fail-on-stale/);
+    expect(usage('plan', '--fail-on-stale')).toMatch(/--fail-on-stale is not an option of plan/);
   });
 });
 
