@@ -1,6 +1,7 @@
 import type { RotatorConfig } from '../config';
 import type { Inventory, SecretState } from '../scan';
 import { diagnoseKeys, dueDate, isDue } from '../scan';
+import { PLAIN, type Colors } from './colors';
 import { toCsv } from './csv';
 import { count, day, formatTable, type Align } from './format';
 import {
@@ -149,7 +150,7 @@ const lastUsed = (k: AuditKey): string =>
   k.lastUsedDate ? `${day(k.lastUsedDate)}${k.lastUsedService ? ` ${k.lastUsedService}` : ''}` : 'never';
 
 /** The human report: the problems first (most severe first, each with its fix), then one row per key, totals. */
-export function formatAudit(r: AuditReport): string {
+export function formatAudit(r: AuditReport, paint: Colors = PLAIN): string {
   const multiAccount = new Set(r.users.map((u) => u.accountId)).size > 1;
   const headers = [
     ...(multiAccount ? ['ACCOUNT'] : []),
@@ -183,9 +184,17 @@ export function formatAudit(r: AuditReport): string {
   let text = `Access keys of account ${r.accountId} at ${r.takenAt.slice(0, 16).replace('T', ' ')} UTC${
     r.configFile ? ` (managed: ${r.configFile})` : ' (no configuration: nothing is managed)'
   }\n\n`;
-  const problems = formatProblems(r.problems);
+  const problems = formatProblems(r.problems, paint);
   if (problems) text += `${problems}\n`;
-  text += formatTable(headers, rows, align);
+  text += formatTable(headers, rows, align, (text, row) =>
+    row === -1
+      ? paint.bold(text)
+      : text === 'STALE'
+        ? paint.bold(paint.red(text))
+        : text === 'inactive'
+          ? paint.dim(text)
+          : text,
+  );
   const c = r.counts;
   text += `\n${count(c.users, 'user')}, ${count(c.keys, 'key')} (${c.activeKeys} active), ${c.managedKeys} managed, ${c.staleKeys} stale, ${count(c.problems, 'problem')}\n`;
   return text;

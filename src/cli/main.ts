@@ -13,6 +13,7 @@ const io: CliIo = {
   out: write(process.stdout),
   err: write(process.stderr),
   errIsTTY: process.stderr.isTTY === true,
+  outIsTTY: process.stdout.isTTY === true,
   env: process.env,
   cwd: process.cwd(),
   stdin: process.stdin,

@@ -34,6 +34,7 @@ import {
 } from './context';
 import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
 import { checkCommand } from './check';
+import { colorsFor, paintMessages } from './colors';
 import { managedKeyFor } from './managed-key';
 import { keylessCommand } from './keyless';
 import { doctorCommand, planReachability } from './doctor';
@@ -66,7 +67,10 @@ const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
  * Runs one command line and returns its exit code; never throws. Results go to `io.out`, everything else to
  * `io.err`, errors as one line (`key-rotator: error: …`) plus details with --verbose.
  */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<ExitCode> {
+  // Errors and warnings in colour when stderr is a terminal (and NO_COLOR does not say otherwise).
+  const errColors = colorsFor(rawIo.errIsTTY, rawIo.env);
+  const io: CliIo = { ...rawIo, err: (text) => rawIo.err(paintMessages(text, errColors)) };
   let verbose = false;
   /** The AWS endpoint in use, once known, for error messages. */
   const target: { endpoint?: string } = {};
@@ -233,7 +237,11 @@ async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode>
   ]);
   const report = buildAudit(inventory, composition.config, file, states);
   ctx.io.out(
-    args.format === 'json' ? json(report) : args.format === 'csv' ? auditCsv(report) : formatAudit(report),
+    args.format === 'json'
+      ? json(report)
+      : args.format === 'csv'
+        ? auditCsv(report)
+        : formatAudit(report, colorsFor(ctx.io.outIsTTY, ctx.io.env)),
   );
   const unreadable = report.problems.filter((p) => p.kind === 'unreadable').length;
   const blocking = report.problems.filter((p) => p.kind !== 'unreadable' && needsAction(p)).length;
@@ -280,7 +288,7 @@ async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
   ctx.io.out(
     args.json
       ? json({ ...report, reachability: reach.targets, ok: report.ok && reach.ok })
-      : formatPlan(report) + reach.text,
+      : formatPlan(report, colorsFor(ctx.io.outIsTTY, ctx.io.env)) + reach.text,
   );
   if (!report.ok || !reach.ok) {
     const what = [

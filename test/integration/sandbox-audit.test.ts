@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import { stripVTControlCharacters } from 'node:util';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +129,24 @@ describe('audit for CI on the demo sandbox: --fail-on-stale and --format csv', (
       ageDays: '120',
       stale: 'true',
     });
+  }, 60_000);
+
+  it('colour only when asked for: none when piped or with NO_COLOR, even with FORCE_COLOR', async () => {
+    const esc = '\u001b[';
+    const run = (env: NodeJS.ProcessEnv) =>
+      runCli(['--sandbox', lineFile, 'audit', '--fail-on-stale'], { env });
+    const piped = await run({});
+    expect(piped.code).toBe(1);
+    expect(piped.stdout + piped.stderr).not.toContain(esc);
+    const forced = await run({ FORCE_COLOR: '1' });
+    expect(forced.stdout).toContain(`${esc}31mSTALE`);
+    expect(forced.stderr.startsWith(`${esc}1m${esc}31mkey-rotator: error:`)).toBe(true);
+    const no = await run({ FORCE_COLOR: '1', NO_COLOR: '1' });
+    expect(no.stdout + no.stderr).not.toContain(esc);
+    // The same text once the colour codes are removed.
+    expect(stripVTControlCharacters(forced.stdout).split('\n').slice(2)).toEqual(
+      piped.stdout.split('\n').slice(2),
+    );
   }, 60_000);
 
   it('--fail-on-stale exits 1 naming the stale key before the rotation, 0 after it', async () => {
