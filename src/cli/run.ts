@@ -111,10 +111,11 @@ export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<Exi
   } catch (err) {
     const usage = err instanceof UsageError;
     io.err(`key-rotator: error: ${describeError(err, target)}\n`);
-    if (usage) io.err(`Run key-rotator --help for the commands and options.\n`);
-    else if (verbose) io.err(`${errorDetails(err)}\n`);
+    // A usage error is one line, which says where the help is.
+    if (usage) return EXIT.usage;
+    if (verbose) io.err(`${errorDetails(err)}\n`);
     else if (!(err instanceof CliError)) io.err(`(--verbose shows the details)\n`);
-    return usage ? EXIT.usage : EXIT.failed;
+    return EXIT.failed;
   }
 }
 
