@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { STACK_PARAMS, isStackParam } from '../config/stack';
-import { UsageError } from './errors';
+import { STACK_PARAMS, isStackParam } from '../config/stack-params';
+import { UsageError } from './exit';
 import { didYouMean } from './suggest';
 import type { CheckArgs } from './check';
 import type { KeylessArgs } from './keyless';

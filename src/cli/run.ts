@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { ConfigError, type ManagedKey, type RotatorConfig } from '../config';
 import { examplePlaceholders, placeholderWarnings } from '../config/placeholders';
@@ -16,7 +15,6 @@ import {
   type JenkinsTargetCheck,
 } from '../scan';
 import {
-  parseCommandLine,
   type AuditArgs,
   type GlobalOptions,
   type PlanArgs,
@@ -39,7 +37,7 @@ import { managedKeyFor } from './managed-key';
 import { keylessCommand } from './keyless';
 import { doctorCommand, planReachability } from './doctor';
 import { count } from './format';
-import { commandHelp, mainHelp } from './help';
+import { answerFront, cliVersion, type CommandLine } from './front';
 import { checkUserPaths, userPathIssues, type IamUserCheck } from './iam-paths';
 import { cliLog, type CliIo } from './io';
 import { buildPlanReport, formatPlan } from './plan';
@@ -50,24 +48,19 @@ import { readStageParams } from './stage';
 import { selfRotateCommand } from './self-rotate';
 import { formatValidation, validationResult, type ValidationResult } from './validate';
 
-export function cliVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
  * Runs one command line and returns its exit code; never throws. Results go to `io.out`, everything else to
  * `io.err`, errors as one line (`key-rotator: error: …`) plus details with --verbose.
  */
-export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const front = answerFront(argv, io);
+  return 'code' in front ? front.code : runCommand(front.line, io);
+}
+
+/** Runs a parsed command line (see {@link runCli}). */
+export async function runCommand(line: CommandLine, rawIo: CliIo): Promise<ExitCode> {
   // Errors and warnings in colour when stderr is a terminal (and NO_COLOR does not say otherwise).
   const errColors = colorsFor(rawIo.errIsTTY, rawIo.env);
   const io: CliIo = { ...rawIo, err: (text) => rawIo.err(paintMessages(text, errColors)) };
@@ -75,18 +68,9 @@ export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<Exi
   /** The AWS endpoint in use, once known, for error messages. */
   const target: { endpoint?: string } = {};
   try {
-    const parsed = parseCommandLine(argv);
-    verbose = parsed.global.verbose;
-    if (parsed.global.endpoint) target.endpoint = parsed.global.endpoint;
-    if (parsed.kind === 'help') {
-      io.out(`${parsed.command ? commandHelp(parsed.command) : mainHelp(cliVersion())}\n`);
-      return EXIT.ok;
-    }
-    if (parsed.kind === 'version') {
-      io.out(`${cliVersion()}\n`);
-      return EXIT.ok;
-    }
-    const { args, global } = parsed;
+    verbose = line.global.verbose;
+    if (line.global.endpoint) target.endpoint = line.global.endpoint;
+    const { args, global } = line;
     if (args.command === 'validate-config') return await validateCommand(args, global, io);
     if (args.command === 'self-rotate') {
       const config = await loadConfig(configFile(global, io));
