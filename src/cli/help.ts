@@ -166,7 +166,7 @@ same checks from there when invoked with {"action":"doctor"} (optionally "key": 
 
 Options:
   --key NAME   only the managed key NAME (a key name or its IAM user)
-  --json       one JSON document on stdout (fields: from, fromDetail, checkedAt, ok, targets[].checks[], mode)
+  --json       one JSON document on stdout (fields: from, fromDetail, checkedAt, ok, targets[].checks[], mode, node)
 
 Exit 1 when any target fails a check.`,
   keyless: `Usage: key-rotator keyless plan <key> [--out DIR] [--job PATH]... [--folder PATH]... [--json]

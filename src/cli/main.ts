@@ -6,6 +6,10 @@
  */
 import { answerFront } from './front';
 import type { CliIo } from './io';
+import { quietSdkNodeNotice } from './node-support';
+
+// The SDK's 9-line Node.js notice on every command is noise: `key-rotator doctor` says it once (node-support.ts).
+quietSdkNodeNotice();
 
 const write = (stream: NodeJS.WriteStream) => (text: string) => {
   stream.write(text);

@@ -93,6 +93,8 @@ describe('audit for CI on the demo sandbox: --fail-on-stale and --format csv', (
     ]);
     expect(csv.code, csv.stderr).toBe(0);
     expect(js.code, js.stderr).toBe(0);
+    // Nothing on stderr: in particular not the AWS SDK's Node.js notice, which the CLI turns off by itself.
+    expect(csv.stderr + js.stderr).toBe('');
     const rows = parseCsv<Record<string, string>>(csv.stdout, { columns: true });
     const audit = JSON.parse(js.stdout) as {
       accountId: string;
