@@ -67,7 +67,9 @@ audit, under Problems); which managed keys it would rotate and which it skips (w
 that would delete the rollback key of the last one (inside its grace period); which deactivated keys it would
 delete after their grace period, which rotations are in progress or stuck, and which unmanaged keys it would
 report. It also checks each configured Jenkins credential: the API token is readable, the store is visible, the
-credential exists (or may be created) and has a kind that can hold the key.
+credential exists (or may be created) and has a kind that can hold the key, and the rotator's user may write it
+(Credentials/Update, or Create), proven without writing: a POST Jenkins refuses after its permission check and
+before any change (403: not writable; it leaves a parse failure in Jenkins' log).
 
 Options:
   --json                      one JSON document on stdout (fields: now, accountId, problems[], decisions[],

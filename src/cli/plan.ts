@@ -195,7 +195,7 @@ export function formatPlan(r: PlanReport, paint: Colors = PLAIN): string {
     status,
   );
   if (r.jenkins.length) {
-    text += `\nJenkins credentials (read-only check; only a rotation proves the write permission)\n`;
+    text += `\nJenkins credentials (nothing written: the write permission is proven by a request Jenkins refuses after its permission check)\n`;
     text += formatTable(
       ['CHECK', 'KEY', 'TARGET', 'STORE', 'CREDENTIAL', 'DETAIL'],
       r.jenkins.map((j) => [j.ok ? 'ok' : 'FAIL', j.key, j.target, j.store, j.credentialId, j.detail]),
