@@ -75,7 +75,8 @@ Options:
   --json                      one JSON document on stdout (fields: now, accountId, problems[], decisions[],
                               jenkins[], ok)
   --rotation-lambda-arn ARN   the rotation function the scan would set on secrets without one
-                              (default: $ROTATION_LAMBDA_ARN, as in the deployed scan)
+                              (default: $ROTATION_LAMBDA_ARN, as in the deployed scan; with --sandbox, the
+                              rotation function the demo sandbox deployed)
   --credential-report         as for audit
 
 Exit 1 when the run would fail for a key, would leave a problem of severity error, or a Jenkins credential check

@@ -43,7 +43,7 @@ import { cliLog, type CliIo } from './io';
 import { buildPlanReport, formatPlan } from './plan';
 import { formatEmergencyReport, formatRecoveryReport, formatRotateReport, progressReporter } from './rotate';
 import { reportCommand } from './report';
-import { readSandbox } from './sandbox';
+import { readSandbox, type SandboxTarget } from './sandbox';
 import { readStageParams } from './stage';
 import { selfRotateCommand } from './self-rotate';
 import { formatValidation, validationResult, type ValidationResult } from './validate';
@@ -107,7 +107,9 @@ interface AwsContext {
   io: CliIo;
   global: GlobalOptions;
   /** Loads the configuration (for audit: optional), then builds the composition over AWS. */
-  compose(opts?: { optionalConfig?: boolean }): Promise<{ composition: Composition; configFile?: string }>;
+  compose(opts?: {
+    optionalConfig?: boolean;
+  }): Promise<{ composition: Composition; configFile?: string; sandbox?: SandboxTarget }>;
 }
 
 /** Runs `fn` with the composition over AWS (endpoint, region, credentials resolved once), then frees the clients. */
@@ -138,7 +140,11 @@ async function withAws(
         if (aws.endpoint) target.endpoint = aws.endpoint;
         const composition = cliComposition(loaded.config, aws, log);
         compositions.push(composition);
-        return { composition, ...(loaded.file ? { configFile: loaded.file } : {}) };
+        return {
+          composition,
+          ...(loaded.file ? { configFile: loaded.file } : {}),
+          ...(sandbox ? { sandbox } : {}),
+        };
       },
     });
   } finally {
@@ -250,9 +256,12 @@ async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode>
 }
 
 async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
-  const { composition } = await ctx.compose();
+  const { composition, sandbox } = await ctx.compose();
+  // As the deployed scan has it: the option, then $ROTATION_LAMBDA_ARN, then the function the sandbox deployed.
   const rotationLambdaArn =
-    args.rotationLambdaArn ?? (ctx.io.env['ROTATION_LAMBDA_ARN']?.trim() || undefined);
+    args.rotationLambdaArn ??
+    (ctx.io.env['ROTATION_LAMBDA_ARN']?.trim() || undefined) ??
+    sandbox?.rotationLambdaArn;
   const [inventory, states] = await Promise.all([
     collectInventory(composition, { source: args.credentialReport ? 'auto' : 'list' }),
     readSecretStates(composition),

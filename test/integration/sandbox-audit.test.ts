@@ -2,7 +2,7 @@ import { spawn, execFile, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { stripVTControlCharacters } from 'node:util';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -131,6 +131,29 @@ describe('audit for CI on the demo sandbox: --fail-on-stale and --format csv', (
       ageDays: '120',
       stale: 'true',
     });
+  }, 60_000);
+
+  it("docs/cli-in-ci.md's example as written: key-rotator --sandbox /tmp/sandbox.json plan (exit 0, changes nothing)", async () => {
+    // Nothing but the sandbox line: no --rotation-lambda-arn, no ROTATION_LAMBDA_ARN; the line names the function.
+    const line = JSON.parse(await readFile(lineFile, 'utf8')) as { aws: { rotationLambdaArn?: string } };
+    expect(line.aws.rotationLambdaArn).toMatch(/^arn:aws:lambda:us-east-1:111122223333:function:/);
+    const r = await sandboxCli('plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^rotate\\s+prod-ecr-push\\s+jenkins-prod\\s+AKIA\\w+\\s+.*setting its rotation function ${line.aws.rotationLambdaArn}`,
+        'm',
+      ),
+    );
+    expect(r.stdout).toMatch(/^skip\s+dev-ecr-push\s+jenkins-dev\s+AKIA\w+\s+not due: 10 days old/m);
+    expect(r.stdout).toMatch(/^ok\s+prod-ecr-push\s+jenkins-0\s+system\s+aws-prod\s+exists; writable: /m);
+    // A plan changes nothing: the audit still shows prod's old key, active and stale.
+    const audit = await sandboxCli('audit', '--json');
+    const prod = (JSON.parse(audit.stdout) as AuditJson).users.find((u) => u.userName === 'jenkins-prod');
+    expect(prod?.keys.map((k) => k.accessKeyId)).toEqual([
+      seeded.find((s) => s.iamUser === 'jenkins-prod')?.accessKeyId,
+    ]);
   }, 60_000);
 
   it('colour only when asked for: none when piped or with NO_COLOR, even with FORCE_COLOR', async () => {

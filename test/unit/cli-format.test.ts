@@ -339,6 +339,14 @@ describe('sandbox line', () => {
     expect(parseSandboxText(line)).not.toHaveProperty('configFile');
   });
 
+  it("may name the rotation function the seeded sandbox deployed, plan's default", () => {
+    const parsed = JSON.parse(line) as { aws: Record<string, unknown> };
+    const arn = 'arn:aws:lambda:us-east-1:111122223333:function:jenkins-key-rotator-local-rotate';
+    const withArn = JSON.stringify({ ...parsed, aws: { ...parsed.aws, rotationLambdaArn: arn } });
+    expect(parseSandboxText(withArn)).toMatchObject({ rotationLambdaArn: arn });
+    expect(parseSandboxText(line)).not.toHaveProperty('rotationLambdaArn');
+  });
+
   it('is refused when it is not the sandbox JSON', () => {
     expect(parseSandboxText('{"aws":{"endpoint":"http://x"}}')).toBeUndefined();
     expect(parseSandboxText('{not json')).toBeUndefined();
