@@ -188,6 +188,8 @@ describe('audit for CI on the demo sandbox: --fail-on-stale and --format csv', (
     const rotated = await sandboxCli('rotate', 'jenkins-prod');
     expect(rotated.code, rotated.stderr).toBe(0);
 
+    const gate = await sandboxCli('audit', '--fail-on-stale');
+    expect(gate.code, gate.stderr).toBe(0);
     const after = await sandboxCli('audit', '--fail-on-stale', '--include-unmanaged', '--json');
     expect(after.code, after.stderr).toBe(0);
     const audit = JSON.parse(after.stdout) as { users: { keys: { stale: boolean }[] }[] };
