@@ -329,6 +329,11 @@ describe('help for every command (a command added without help, options or examp
       expect(help.endsWith(`\n\n${GLOBAL_POINTER}`)).toBe(true);
       // The global options are not repeated: only the pointer names them.
       for (const g of globalLines) expect(help).not.toContain(g);
+      // Each of its options mistyped (last letter doubled) is one usage line suggesting that option.
+      for (const option of Object.keys(COMMAND_OPTIONS[command]))
+        expect(usageLine(command, `--${option}${option.slice(-1)}`)).toBe(
+          `unknown option --${option}${option.slice(-1)} for ${command}: did you mean --${option}? (see key-rotator ${command} --help)`,
+        );
       // Reached as `help <command>`, `<command> --help` and `<command> -h`.
       for (const argv of [
         ['help', command],
