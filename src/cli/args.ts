@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { STACK_PARAMS, isStackParam } from '../config/stack';
-import { UsageError } from './errors';
+import { STACK_PARAMS, isStackParam } from '../config/stack-params';
+import { UsageError } from './exit';
+import { didYouMean } from './suggest';
 import type { CheckArgs } from './check';
 import type { KeylessArgs } from './keyless';
 import type { ReportArgs } from './report';
@@ -24,7 +25,7 @@ export type CommandName = (typeof COMMANDS)[number];
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
 
 /** Options valid with every command, before or after it. */
-const GLOBAL_OPTIONS = {
+export const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },
   region: { type: 'string' },
   endpoint: { type: 'string' },
@@ -34,9 +35,12 @@ const GLOBAL_OPTIONS = {
   version: { type: 'boolean', short: 'V' },
 } as const satisfies Record<string, OptionSpec>;
 
-const COMMAND_OPTIONS = {
+export const COMMAND_OPTIONS = {
   audit: {
     json: { type: 'boolean' },
+    format: { type: 'string' },
+    'fail-on-stale': { type: 'boolean' },
+    'include-unmanaged': { type: 'boolean' },
     'credential-report': { type: 'boolean' },
   },
   plan: {
@@ -119,10 +123,17 @@ export interface GlobalOptions {
   verbose: boolean;
 }
 
+/** How `audit` prints its report: the aligned table, one JSON document, or one CSV row per key. */
+export const AUDIT_FORMATS = ['table', 'json', 'csv'] as const;
+export type AuditFormat = (typeof AUDIT_FORMATS)[number];
+
 export interface AuditArgs {
   command: 'audit';
-  json: boolean;
+  format: AuditFormat;
   credentialReport: boolean;
+  /** `--fail-on-stale`: exit 1 when a managed key (with `includeUnmanaged`, any key) is past its max age. */
+  failOnStale: boolean;
+  includeUnmanaged: boolean;
 }
 export interface PlanArgs {
   command: 'plan';
@@ -181,14 +192,26 @@ export type ParsedArgs =
 
 const isCommand = (s: string): s is CommandName => (COMMANDS as readonly string[]).includes(s);
 
+/** The options `command` takes (its own and the global ones), as typed: `--name`. */
+const optionsOf = (command: CommandName | undefined): string[] =>
+  Object.keys(command ? { ...COMMAND_OPTIONS[command], ...GLOBAL_OPTIONS } : ALL_OPTIONS).map(
+    (o) => `--${o}`,
+  );
+
+/** The command named on a command line, if any (for messages: the first word that is one). */
+const commandIn = (argv: readonly string[]): CommandName | undefined => argv.find(isCommand);
+
 /** Node's parseArgs messages, made into ours: `Unknown option '--x'` and friends. */
-function usageFrom(err: unknown): UsageError {
+function usageFrom(err: unknown, command: CommandName | undefined): UsageError {
   const e = err as { code?: string; message?: string };
   const message = (e.message ?? String(err)).split('\n')[0] ?? '';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const opt = /'([^']+)'/.exec(message)?.[1] ?? message;
-      return new UsageError(`unknown option ${opt}`);
+      const name = opt.replace(/=.*$/, '');
+      return new UsageError(
+        `unknown option ${name}${command ? ` for ${command}` : ''}${didYouMean(name, optionsOf(command))}`,
+      );
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const opt = /--[\w-]+/.exec(message)?.[0] ?? 'an option';
@@ -208,13 +231,26 @@ function usageFrom(err: unknown): UsageError {
 const parse = (args: string[]) =>
   parseArgs({ args, options: ALL_OPTIONS, allowPositionals: true, strict: true, tokens: true });
 
-/** Parses the command line: `key-rotator [global options] <command> [options] [arguments]`. Throws {@link UsageError}. */
+/**
+ * Parses the command line: `key-rotator [global options] <command> [options] [arguments]`. Throws
+ * {@link UsageError}, whose one line ends with where to read more (`see key-rotator <command> --help`).
+ */
 export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  try {
+    return parseLine(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError) || /--help\b/.test(err.message)) throw err;
+    const command = commandIn(argv);
+    throw new UsageError(`${err.message} (see key-rotator${command ? ` ${command}` : ''} --help)`);
+  }
+}
+
+function parseLine(argv: readonly string[]): ParsedArgs {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse([...argv]);
   } catch (err) {
-    throw usageFrom(err);
+    throw usageFrom(err, commandIn(argv));
   }
   const { values, positionals, tokens } = parsed;
   const global: GlobalOptions = {
@@ -232,7 +268,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     [first, ...rest] = rest;
   }
   if (first !== undefined && !isCommand(first))
-    throw new UsageError(`unknown command "${first}" (commands: ${COMMANDS.join(', ')})`);
+    throw new UsageError(
+      `unknown command "${first}"${didYouMean(first, COMMANDS)} (commands: ${COMMANDS.join(', ')}; see key-rotator --help)`,
+    );
   if (help) return { kind: 'help', global, ...(first ? { command: first } : {}) };
   if (values.version === true) return { kind: 'version', global };
   if (first === undefined) throw new UsageError(`no command given (commands: ${COMMANDS.join(', ')})`);
@@ -242,7 +280,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   for (const t of tokens)
     if (t.kind === 'option' && !allowed.has(t.name))
       throw new UsageError(
-        `option --${t.name} is not an option of ${command} (see key-rotator ${command} --help)`,
+        `option --${t.name} is not an option of ${command}${didYouMean(`--${t.name}`, optionsOf(command))} (see key-rotator ${command} --help)`,
       );
   const json = values.json === true;
   const extra = (max: number) => {
@@ -252,13 +290,26 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       );
   };
   switch (command) {
-    case 'audit':
+    case 'audit': {
       extra(0);
+      const failOnStale = values['fail-on-stale'] === true;
+      const includeUnmanaged = values['include-unmanaged'] === true;
+      if (includeUnmanaged && !failOnStale)
+        throw new UsageError(
+          'option --include-unmanaged goes with --fail-on-stale (unmanaged keys are always listed; it makes them fail the gate too)',
+        );
       return {
         kind: 'run',
         global,
-        args: { command, json, credentialReport: values['credential-report'] === true },
+        args: {
+          command,
+          format: auditFormat(values.format, json),
+          credentialReport: values['credential-report'] === true,
+          failOnStale,
+          includeUnmanaged,
+        },
       };
+    }
     case 'plan': {
       extra(0);
       const arn = values['rotation-lambda-arn'];
@@ -476,6 +527,18 @@ function stackParam(value: string): string {
       `option --param: unknown parameter "${m[1]}" (parameters: ${STACK_PARAMS.join(', ')})`,
     );
   return value;
+}
+
+/** `--format table|json|csv`; `--json` is `--format json`. */
+function auditFormat(format: string | undefined, json: boolean): AuditFormat {
+  if (format === undefined) return json ? 'json' : 'table';
+  if (!(AUDIT_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`option --format must be ${AUDIT_FORMATS.join(', ')} (got "${format}")`);
+  if (json && format !== 'json')
+    throw new UsageError(
+      `options --json and --format ${format} contradict each other (--json is --format json)`,
+    );
+  return format as AuditFormat;
 }
 
 /** A Serverless Framework stage name. */

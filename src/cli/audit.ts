@@ -1,6 +1,8 @@
 import type { RotatorConfig } from '../config';
 import type { Inventory, SecretState } from '../scan';
 import { diagnoseKeys, dueDate, isDue } from '../scan';
+import { PLAIN, type Colors } from './colors';
+import { toCsv } from './csv';
 import { count, day, formatTable, type Align } from './format';
 import {
   formatProblems,
@@ -148,7 +150,7 @@ const lastUsed = (k: AuditKey): string =>
   k.lastUsedDate ? `${day(k.lastUsedDate)}${k.lastUsedService ? ` ${k.lastUsedService}` : ''}` : 'never';
 
 /** The human report: the problems first (most severe first, each with its fix), then one row per key, totals. */
-export function formatAudit(r: AuditReport): string {
+export function formatAudit(r: AuditReport, paint: Colors = PLAIN): string {
   const multiAccount = new Set(r.users.map((u) => u.accountId)).size > 1;
   const headers = [
     ...(multiAccount ? ['ACCOUNT'] : []),
@@ -182,10 +184,66 @@ export function formatAudit(r: AuditReport): string {
   let text = `Access keys of account ${r.accountId} at ${r.takenAt.slice(0, 16).replace('T', ' ')} UTC${
     r.configFile ? ` (managed: ${r.configFile})` : ' (no configuration: nothing is managed)'
   }\n\n`;
-  const problems = formatProblems(r.problems);
+  const problems = formatProblems(r.problems, paint);
   if (problems) text += `${problems}\n`;
-  text += formatTable(headers, rows, align);
+  text += formatTable(headers, rows, align, (text, row) =>
+    row === -1
+      ? paint.bold(text)
+      : text === 'STALE'
+        ? paint.bold(paint.red(text))
+        : text === 'inactive'
+          ? paint.dim(text)
+          : text,
+  );
   const c = r.counts;
   text += `\n${count(c.users, 'user')}, ${count(c.keys, 'key')} (${c.activeKeys} active), ${c.managedKeys} managed, ${c.staleKeys} stale, ${count(c.problems, 'problem')}\n`;
   return text;
+}
+
+/** The columns of `audit --format csv`: one row per access key, the fields of `--json`'s users[].keys[] and their user. */
+export const AUDIT_CSV_COLUMNS = [
+  'accountId',
+  'userName',
+  'managedKey',
+  'accessKeyId',
+  'status',
+  'createDate',
+  'ageDays',
+  'lastUsedDate',
+  'lastUsedService',
+  'maxAgeDays',
+  'rotationDue',
+  'stale',
+  'deactivatedAt',
+  'deletionDue',
+] as const;
+
+/**
+ * `audit --format csv`: one row per access key (users without keys have no row), with its user's account, name and
+ * managed key (empty when unmanaged); the values are those of `--json`, dates in ISO 8601, empty for null.
+ */
+export function auditCsv(r: AuditReport): string {
+  const rows = r.users.flatMap((u) =>
+    u.keys.map((k) =>
+      AUDIT_CSV_COLUMNS.map((c) =>
+        c === 'accountId' || c === 'userName' || c === 'managedKey' ? u[c] : k[c],
+      ),
+    ),
+  );
+  return toCsv(AUDIT_CSV_COLUMNS, rows);
+}
+
+/**
+ * The keys `audit --fail-on-stale` fails on: active managed keys at or past their max age, and with
+ * `includeUnmanaged` unmanaged ones too (judged by the default max age).
+ */
+export function staleKeys(
+  r: AuditReport,
+  includeUnmanaged: boolean,
+): { user: string; managedKey: string | null; key: AuditKey }[] {
+  return r.users
+    .filter((u) => u.managed || includeUnmanaged)
+    .flatMap((u) =>
+      u.keys.filter((k) => k.stale).map((key) => ({ user: u.userName, managedKey: u.managedKey, key })),
+    );
 }

@@ -11,6 +11,7 @@ import {
 import type { DoctorArgs } from './args';
 import { CliError, EXIT, type ExitCode } from './errors';
 import type { CliIo } from './io';
+import { nodeSupportNote } from './node-support';
 
 /** Where the CLI's checks run from, for the report. */
 const fromHere = (): string => {
@@ -41,7 +42,13 @@ export async function doctorCommand(
     if (e instanceof DoctorInputError) throw new CliError(e.message);
     throw e;
   }
-  io.out(args.json ? json(report) : formatDoctor(report));
+  // This machine's Node.js against the AWS SDK's coming minimum: the one place the CLI mentions it.
+  const note = nodeSupportNote();
+  io.out(
+    args.json
+      ? json({ ...report, node: { version: process.version, note: note ?? null } })
+      : `${formatDoctor(report)}${note ? `\nnote: ${note}\n` : ''}`,
+  );
   if (report.ok) return EXIT.ok;
   io.err(
     `key-rotator: error: ${report.counts.failed} of ${report.counts.targets} Jenkins target(s) failed a check (see above)\n`,

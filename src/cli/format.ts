@@ -1,4 +1,7 @@
-/** Plain-text output helpers: aligned tables, dates, counts. No colours, so output stays greppable. */
+/**
+ * Plain-text output helpers: aligned tables, dates, counts. Colour (colors.ts) is applied to cells after they are
+ * aligned, and only on a terminal, so output piped or redirected stays plain and greppable.
+ */
 
 export type Align = 'left' | 'right';
 
@@ -13,22 +16,25 @@ export function formatTable(
   headers: readonly string[],
   rows: readonly (readonly string[])[],
   align: readonly Align[] = [],
+  /** Styles a cell's text (not its padding): `row` is -1 for the header line. */
+  paint?: (text: string, row: number, col: number) => string,
 ): string {
   const cols = Math.max(headers.length, ...rows.map((r) => r.length));
   const cell = (row: readonly string[], i: number) => (row[i] ?? '').replace(/\s+/g, ' ');
   const widths = Array.from({ length: cols }, (_, i) =>
     Math.max(width(cell(headers, i)), ...rows.map((r) => width(cell(r, i)))),
   );
-  const line = (row: readonly string[]) =>
+  const line = (row: readonly string[], r: number) =>
     widths
       .map((w, i) => {
         const c = cell(row, i);
         const pad = ' '.repeat(w - width(c));
-        return align[i] === 'right' ? pad + c : c + pad;
+        const text = c && paint ? paint(c, r, i) : c;
+        return align[i] === 'right' ? pad + text : text + pad;
       })
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  return [line(headers, -1), ...rows.map((r, i) => line(r, i))].join('\n') + '\n';
 }
 
 /** `2025-06-01` (UTC), or `-` for none. */

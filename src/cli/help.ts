@@ -23,8 +23,8 @@ Output: results on stdout (--json: one JSON document), progress, warnings and er
 line (key-rotator: error: …); --verbose adds the details. No secret access key, token or password is ever
 printed: reports name keys by their access key id.`;
 
-const COMMAND_HELP: Record<Exclude<CommandName, 'doctor'>, string> = {
-  audit: `Usage: key-rotator audit [--json] [--credential-report]
+const COMMAND_HELP: Record<CommandName, string> = {
+  audit: `Usage: key-rotator audit [--format table|json|csv] [--fail-on-stale [--include-unmanaged]] [--credential-report]
 
 Every IAM user's access keys, read-only: age in days, status, last used (date and service), whether the
 configuration manages the user (and under which key name), when the next rotation is due (managed active keys:
@@ -42,14 +42,22 @@ repairs it by itself), what is wrong with the managed keys' rotations, read from
 and what could not be read.
 
 Options:
-  --json               one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[],
-                       problems[]: key, user, kind, severity, message, fix, repair)
+  --format FORMAT      table (the default), json or csv:
+                         json: one JSON document on stdout (fields: takenAt, accountId, source, users[].keys[],
+                               problems[]: key, user, kind, severity, message, fix, repair)
+                         csv:  one row per access key, RFC 4180 with a header line: accountId, userName,
+                               managedKey, accessKeyId, status, createDate, ageDays, lastUsedDate,
+                               lastUsedService, maxAgeDays, rotationDue, stale, deactivatedAt, deletionDue
+                               (the values of --json; empty for none); problems are not in it
+  --json               the same as --format json
+  --fail-on-stale      exit 1 when an active managed key is at or past its max age (a CI gate)
+  --include-unmanaged  with --fail-on-stale: unmanaged keys past the default max age fail it too
   --credential-report  discover users through the IAM credential report when it is fresh (may ask IAM to generate
                        one: iam:GenerateCredentialReport); by default users are listed (ListUsers), read-only
 
 Exit 1 when a problem of severity error exists (it blocks rotations or leaves a key working that should not be)
 or a rotation is unfinished with nothing running it (it blocks every later rotation), or part of the account
-could not be read.`,
+could not be read; with --fail-on-stale, also when a key is past its max age. The report is printed either way.`,
   plan: `Usage: key-rotator plan [--json] [--rotation-lambda-arn ARN] [--credential-report]
 
 What the next scheduled run would do, read-only (nothing is changed anywhere): the rotation problems it would
@@ -59,13 +67,16 @@ audit, under Problems); which managed keys it would rotate and which it skips (w
 that would delete the rollback key of the last one (inside its grace period); which deactivated keys it would
 delete after their grace period, which rotations are in progress or stuck, and which unmanaged keys it would
 report. It also checks each configured Jenkins credential: the API token is readable, the store is visible, the
-credential exists (or may be created) and has a kind that can hold the key.
+credential exists (or may be created) and has a kind that can hold the key, and the rotator's user may write it
+(Credentials/Update, or Create), proven without writing: a POST Jenkins refuses after its permission check and
+before any change (403: not writable; it leaves a parse failure in Jenkins' log).
 
 Options:
   --json                      one JSON document on stdout (fields: now, accountId, problems[], decisions[],
                               jenkins[], ok)
   --rotation-lambda-arn ARN   the rotation function the scan would set on secrets without one
-                              (default: $ROTATION_LAMBDA_ARN, as in the deployed scan)
+                              (default: $ROTATION_LAMBDA_ARN, as in the deployed scan; with --sandbox, the
+                              rotation function the demo sandbox deployed)
   --credential-report         as for audit
 
 Exit 1 when the run would fail for a key, would leave a problem of severity error, or a Jenkins credential check
@@ -136,6 +147,31 @@ Options:
                         "policies", "counts" }
 
 Exit 0 unless --fail-on finds something at that level (1); items not checked never pass for clean but do not fail.`,
+  doctor: `Usage: key-rotator doctor [--key NAME] [--json]
+
+Checks, from this machine, what a rotation needs from each Jenkins target of each managed key, in order, each
+with ok/FAIL, its cause and the fix:
+  secrets     the token secret (and the CA certificate secret) can be read; configured CA certificates valid
+  dns         the URL's host resolves (the addresses, and whether they are private: RFC 1918, ULA, CGNAT)
+  tcp         a connection to the port opens (ECONNREFUSED: nothing listens; ETIMEDOUT: something drops it)
+  tls         the served chain (subject, issuer, expiry) verifies with the public CAs + caCertificates, for the host
+  auth        the token is accepted (as which user: /whoAmI), with Overall/Read
+  credential  the store is visible and the credential exists with a kind that holds a key (Credentials/View)
+  update      Credentials/Update, probed with a POST Jenkins refuses after its permission check and before any
+              change (a body that is not XML: 500 = granted, 403 = missing)
+  create      Credentials/Create with createIfMissing, probed the same way (no Content-Type: 400 = granted)
+  canary      the canary job is visible (Job/Read) and enabled; Job/Build is not provable without a build
+Then the deployment mode that fits the target: direct (the default Lambda reaches Jenkins over HTTPS), VPC
+(Jenkins is on a private network AWS has a route to), or self-rotation (nothing from AWS reaches Jenkins).
+
+The rotation runs in Lambda, whose network differs from this machine's: the deployed scan function answers the
+same checks from there when invoked with {"action":"doctor"} (optionally "key": NAME).
+
+Options:
+  --key NAME   only the managed key NAME (a key name or its IAM user)
+  --json       one JSON document on stdout (fields: from, fromDetail, checkedAt, ok, targets[].checks[], mode, node)
+
+Exit 1 when any target fails a check.`,
   keyless: `Usage: key-rotator keyless plan <key> [--out DIR] [--job PATH]... [--folder PATH]... [--json]
        key-rotator keyless apply <key> [--canary JOB]... [--retire-key [--credential keep|delete]] [--json]
        key-rotator keyless rollback <key> [--json]
@@ -249,32 +285,6 @@ Options:
 Exit 1 when the file is missing or invalid, does not fit the parameters, or a user could not be checked.`,
 };
 
-const DOCTOR_HELP = `Usage: key-rotator doctor [--key NAME] [--json]
-
-Checks, from this machine, what a rotation needs from each Jenkins target of each managed key, in order, each
-with ok/FAIL, its cause and the fix:
-  secrets     the token secret (and the CA certificate secret) can be read; configured CA certificates valid
-  dns         the URL's host resolves (the addresses, and whether they are private: RFC 1918, ULA, CGNAT)
-  tcp         a connection to the port opens (ECONNREFUSED: nothing listens; ETIMEDOUT: something drops it)
-  tls         the served chain (subject, issuer, expiry) verifies with the public CAs + caCertificates, for the host
-  auth        the token is accepted (as which user: /whoAmI), with Overall/Read
-  credential  the store is visible and the credential exists with a kind that holds a key (Credentials/View)
-  update      Credentials/Update, probed with a POST Jenkins refuses after its permission check and before any
-              change (a body that is not XML: 500 = granted, 403 = missing)
-  create      Credentials/Create with createIfMissing, probed the same way (no Content-Type: 400 = granted)
-  canary      the canary job is visible (Job/Read) and enabled; Job/Build is not provable without a build
-Then the deployment mode that fits the target: direct (the default Lambda reaches Jenkins over HTTPS), VPC
-(Jenkins is on a private network AWS has a route to), or self-rotation (nothing from AWS reaches Jenkins).
-
-The rotation runs in Lambda, whose network differs from this machine's: the deployed scan function answers the
-same checks from there when invoked with {"action":"doctor"} (optionally "key": NAME).
-
-Options:
-  --key NAME   only the managed key NAME (a key name or its IAM user)
-  --json       one JSON document on stdout (fields: from, fromDetail, checkedAt, ok, targets[].checks[], mode)
-
-Exit 1 when any target fails a check.`;
-
 export function mainHelp(version: string): string {
   return `key-rotator ${version}: rotate and audit the AWS access keys Jenkins uses
 
@@ -297,6 +307,57 @@ Commands:
 ${GLOBAL}`;
 }
 
+/** Each command's examples, for its help: every command has some (the help test goes through COMMANDS). */
+const EXAMPLES: Record<CommandName, string[]> = {
+  audit: [
+    'key-rotator audit                              # the table, problems first',
+    'key-rotator audit --fail-on-stale              # CI gate: exit 1 when a managed key is past its max age',
+    'key-rotator audit --fail-on-stale --include-unmanaged --format csv > keys.csv',
+    "key-rotator audit --json | jq '.users[].keys[] | select(.stale)'",
+  ],
+  check: [
+    'key-rotator check                              # every finding, grouped by severity, with its fix',
+    'key-rotator check --fail-on high               # CI gate: exit 1 on a high finding',
+    'key-rotator check --key prod-ecr-push --emit-policy policies',
+  ],
+  doctor: ['key-rotator doctor', 'key-rotator doctor --key prod-ecr-push --json'],
+  keyless: [
+    'key-rotator keyless plan prod-ecr-push --out keyless/',
+    'key-rotator keyless apply prod-ecr-push --canary ecr-canary-prod-ecr-push',
+    'key-rotator keyless apply prod-ecr-push --retire-key',
+    'key-rotator keyless rollback prod-ecr-push',
+  ],
+  plan: [
+    'key-rotator plan',
+    'key-rotator plan --json > plan.json',
+    'key-rotator --sandbox /tmp/sandbox.json plan     # against SANDBOX_SEED=demo npm run sandbox',
+  ],
+  report: [
+    'key-rotator report --html key-report.html',
+    'key-rotator report --json > key-report.json',
+    'key-rotator report --html key-report.html --no-checks',
+  ],
+  rotate: [
+    'key-rotator rotate jenkins-prod',
+    'key-rotator rotate jenkins-prod --resume       # a rotation left in flight',
+    'key-rotator rotate AKIAIOSFODNN7EXAMPLE --emergency --reason "posted in a public gist"',
+  ],
+  'self-rotate': [
+    'key-rotator self-rotate prod-ecr-push          # from a scheduled Jenkins job or cron',
+    'key-rotator self-rotate prod-ecr-push --print-policy > self-rotate.policy.json',
+  ],
+  'validate-config': [
+    'key-rotator validate-config rotator.config.json',
+    'key-rotator validate-config rotator.config.json --stage prod --check-iam',
+  ],
+};
+
+/** The pointer from a command's help to the options every command takes. */
+export const GLOBAL_POINTER =
+  'Global options (--config, --region, --endpoint, --sandbox, --verbose) and exit codes: key-rotator --help';
+
+/** One command's help: its usage, what it does, its own options, examples, and a pointer to the global options. */
 export function commandHelp(command: CommandName): string {
-  return `${command === 'doctor' ? DOCTOR_HELP : COMMAND_HELP[command]}\n\n${GLOBAL}`;
+  const examples = EXAMPLES[command].map((e) => `  ${e}`).join('\n');
+  return `${COMMAND_HELP[command]}\n\nExamples:\n${examples}\n\n${GLOBAL_POINTER}`;
 }

@@ -7,8 +7,10 @@ export interface CliIo {
   out(text: string): void;
   /** Progress, warnings and errors: stderr. */
   err(text: string): void;
-  /** Whether stderr is a terminal (progress then rewrites one line). */
+  /** Whether stderr is a terminal (progress then rewrites one line; errors and warnings may be coloured). */
   errIsTTY: boolean;
+  /** Whether stdout is a terminal (reports may then be coloured; see colors.ts). Absent: not a terminal. */
+  outIsTTY?: boolean;
   env: NodeJS.ProcessEnv;
   cwd: string;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };

@@ -1,5 +1,6 @@
 import type { Inventory, JenkinsTargetCheck, ScanPlan } from '../scan';
 import { rollbackNote } from '../scan';
+import { PLAIN, type Colors } from './colors';
 import { count, formatTable } from './format';
 import { formatProblems, reportProblem, sortProblems, type ReportProblem } from './problems';
 
@@ -162,11 +163,24 @@ export function buildPlanReport(
   };
 }
 
-export function formatPlan(r: PlanReport): string {
+export function formatPlan(r: PlanReport, paint: Colors = PLAIN): string {
   let text = `Plan for the next scheduled run (read-only: nothing was changed)\naccount ${r.accountId}, ${r.now
     .slice(0, 16)
     .replace('T', ' ')} UTC, ${count(r.inventory.users, 'user')}, ${count(r.inventory.keys, 'key')}\n\n`;
-  const problems = formatProblems(r.problems);
+  const problems = formatProblems(r.problems, paint);
+  /** The first column (the action or check) coloured by outcome, the header bold. */
+  const status = (text: string, row: number, col: number) =>
+    row === -1
+      ? paint.bold(text)
+      : col !== 0
+        ? text
+        : text === 'FAIL'
+          ? paint.bold(paint.red(text))
+          : text === 'ok'
+            ? paint.green(text)
+            : text === 'skip'
+              ? paint.dim(text)
+              : paint.yellow(text);
   if (problems) text += `${problems}\n`;
   text += formatTable(
     ['ACTION', 'KEY', 'USER', 'ACCESS KEY', 'WHY'],
@@ -177,12 +191,16 @@ export function formatPlan(r: PlanReport): string {
       x.accessKeyId ?? '-',
       x.reason,
     ]),
+    [],
+    status,
   );
   if (r.jenkins.length) {
-    text += `\nJenkins credentials (read-only check; only a rotation proves the write permission)\n`;
+    text += `\nJenkins credentials (nothing written: the write permission is proven by a request Jenkins refuses after its permission check)\n`;
     text += formatTable(
       ['CHECK', 'KEY', 'TARGET', 'STORE', 'CREDENTIAL', 'DETAIL'],
       r.jenkins.map((j) => [j.ok ? 'ok' : 'FAIL', j.key, j.target, j.store, j.credentialId, j.detail]),
+      [],
+      status,
     );
   }
   const c = r.counts;

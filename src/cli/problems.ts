@@ -1,3 +1,4 @@
+import { PLAIN, type Colors } from './colors';
 import type { ProblemKind, Repair, RotationProblem } from '../domain/diagnose';
 import type { InventoryProblem, KeyProblem, SecretState } from '../scan';
 import { bySeverity } from '../scan';
@@ -77,7 +78,7 @@ const REPAIRED_BY_SCAN: Record<Repair, string> = {
  * The "Problems" section: one entry per problem, most severe first, each with its fix command and whether the
  * scheduled scan repairs it by itself. Empty when there is none.
  */
-export function formatProblems(problems: readonly ReportProblem[]): string {
+export function formatProblems(problems: readonly ReportProblem[], c: Colors = PLAIN): string {
   if (!problems.length) return '';
   const errors = problems.filter((p) => p.severity === 'error').length;
   let text = `Problems (${count(problems.length, 'problem')}, ${errors} of severity error; most severe first):\n`;
@@ -89,7 +90,14 @@ export function formatProblems(problems: readonly ReportProblem[]): string {
     ]
       .filter(Boolean)
       .join(', ');
-    text += `  ${p.severity.toUpperCase().padEnd(7)}  ${who ? `${who}: ` : ''}${p.message}\n`;
+    const severity = p.severity.toUpperCase();
+    const painted =
+      p.severity === 'error'
+        ? c.bold(c.red(severity))
+        : p.severity === 'warning'
+          ? c.yellow(severity)
+          : severity;
+    text += `  ${painted}${' '.repeat(Math.max(0, 7 - severity.length))}  ${who ? `${who}: ` : ''}${p.message}\n`;
     if (p.fix) text += `           fix: ${p.fix}\n`;
     if (p.repair) text += `           (${REPAIRED_BY_SCAN[p.repair]})\n`;
   }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { ConfigError, type ManagedKey, type RotatorConfig } from '../config';
 import { examplePlaceholders, placeholderWarnings } from '../config/placeholders';
@@ -16,14 +15,13 @@ import {
   type JenkinsTargetCheck,
 } from '../scan';
 import {
-  parseCommandLine,
   type AuditArgs,
   type GlobalOptions,
   type PlanArgs,
   type RotateArgs,
   type ValidateArgs,
 } from './args';
-import { buildAudit, formatAudit, needsAction } from './audit';
+import { auditCsv, buildAudit, formatAudit, needsAction, staleKeys } from './audit';
 import {
   awsSetup,
   cliComposition,
@@ -34,31 +32,21 @@ import {
 } from './context';
 import { CliError, describeError, errorDetails, EXIT, oneLine, UsageError, type ExitCode } from './errors';
 import { checkCommand } from './check';
+import { colorsFor, paintMessages } from './colors';
 import { managedKeyFor } from './managed-key';
 import { keylessCommand } from './keyless';
 import { doctorCommand, planReachability } from './doctor';
 import { count } from './format';
-import { commandHelp, mainHelp } from './help';
+import { answerFront, cliVersion, type CommandLine } from './front';
 import { checkUserPaths, userPathIssues, type IamUserCheck } from './iam-paths';
 import { cliLog, type CliIo } from './io';
 import { buildPlanReport, formatPlan } from './plan';
 import { formatEmergencyReport, formatRecoveryReport, formatRotateReport, progressReporter } from './rotate';
 import { reportCommand } from './report';
-import { readSandbox } from './sandbox';
+import { readSandbox, type SandboxTarget } from './sandbox';
 import { readStageParams } from './stage';
 import { selfRotateCommand } from './self-rotate';
 import { formatValidation, validationResult, type ValidationResult } from './validate';
-
-export function cliVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -67,22 +55,22 @@ const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
  * `io.err`, errors as one line (`key-rotator: error: …`) plus details with --verbose.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const front = answerFront(argv, io);
+  return 'code' in front ? front.code : runCommand(front.line, io);
+}
+
+/** Runs a parsed command line (see {@link runCli}). */
+export async function runCommand(line: CommandLine, rawIo: CliIo): Promise<ExitCode> {
+  // Errors and warnings in colour when stderr is a terminal (and NO_COLOR does not say otherwise).
+  const errColors = colorsFor(rawIo.errIsTTY, rawIo.env);
+  const io: CliIo = { ...rawIo, err: (text) => rawIo.err(paintMessages(text, errColors)) };
   let verbose = false;
   /** The AWS endpoint in use, once known, for error messages. */
   const target: { endpoint?: string } = {};
   try {
-    const parsed = parseCommandLine(argv);
-    verbose = parsed.global.verbose;
-    if (parsed.global.endpoint) target.endpoint = parsed.global.endpoint;
-    if (parsed.kind === 'help') {
-      io.out(`${parsed.command ? commandHelp(parsed.command) : mainHelp(cliVersion())}\n`);
-      return EXIT.ok;
-    }
-    if (parsed.kind === 'version') {
-      io.out(`${cliVersion()}\n`);
-      return EXIT.ok;
-    }
-    const { args, global } = parsed;
+    verbose = line.global.verbose;
+    if (line.global.endpoint) target.endpoint = line.global.endpoint;
+    const { args, global } = line;
     if (args.command === 'validate-config') return await validateCommand(args, global, io);
     if (args.command === 'self-rotate') {
       const config = await loadConfig(configFile(global, io));
@@ -107,10 +95,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   } catch (err) {
     const usage = err instanceof UsageError;
     io.err(`key-rotator: error: ${describeError(err, target)}\n`);
-    if (usage) io.err(`Run key-rotator --help for the commands and options.\n`);
-    else if (verbose) io.err(`${errorDetails(err)}\n`);
+    // A usage error is one line, which says where the help is.
+    if (usage) return EXIT.usage;
+    if (verbose) io.err(`${errorDetails(err)}\n`);
     else if (!(err instanceof CliError)) io.err(`(--verbose shows the details)\n`);
-    return usage ? EXIT.usage : EXIT.failed;
+    return EXIT.failed;
   }
 }
 
@@ -118,7 +107,9 @@ interface AwsContext {
   io: CliIo;
   global: GlobalOptions;
   /** Loads the configuration (for audit: optional), then builds the composition over AWS. */
-  compose(opts?: { optionalConfig?: boolean }): Promise<{ composition: Composition; configFile?: string }>;
+  compose(opts?: {
+    optionalConfig?: boolean;
+  }): Promise<{ composition: Composition; configFile?: string; sandbox?: SandboxTarget }>;
 }
 
 /** Runs `fn` with the composition over AWS (endpoint, region, credentials resolved once), then frees the clients. */
@@ -149,7 +140,11 @@ async function withAws(
         if (aws.endpoint) target.endpoint = aws.endpoint;
         const composition = cliComposition(loaded.config, aws, log);
         compositions.push(composition);
-        return { composition, ...(loaded.file ? { configFile: loaded.file } : {}) };
+        return {
+          composition,
+          ...(loaded.file ? { configFile: loaded.file } : {}),
+          ...(sandbox ? { sandbox } : {}),
+        };
       },
     });
   } finally {
@@ -232,15 +227,27 @@ async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode>
     readSecretStates(composition),
   ]);
   const report = buildAudit(inventory, composition.config, file, states);
-  ctx.io.out(args.json ? json(report) : formatAudit(report));
+  ctx.io.out(
+    args.format === 'json'
+      ? json(report)
+      : args.format === 'csv'
+        ? auditCsv(report)
+        : formatAudit(report, colorsFor(ctx.io.outIsTTY, ctx.io.env)),
+  );
   const unreadable = report.problems.filter((p) => p.kind === 'unreadable').length;
   const blocking = report.problems.filter((p) => p.kind !== 'unreadable' && needsAction(p)).length;
-  if (unreadable || blocking) {
+  const stale = args.failOnStale ? staleKeys(report, args.includeUnmanaged) : [];
+  if (unreadable || blocking || stale.length) {
+    const where = args.format === 'csv' ? 'shown by --format table or json' : 'listed first';
     const what = [
+      stale.length &&
+        `${count(stale.length, `${args.includeUnmanaged ? '' : 'managed '}key`)} past the rotation line (--fail-on-stale): ${stale
+          .map((s) => `${s.key.accessKeyId} of ${s.user} (${s.key.ageDays} days, max ${s.key.maxAgeDays})`)
+          .join(', ')}`,
       blocking &&
-        `${blocking} rotation problem(s) that block rotations or leave a key working (listed first, each with its fix)`,
+        `${blocking} rotation problem(s) that block rotations or leave a key working (${where}, each with its fix)`,
       unreadable &&
-        `the audit is incomplete: ${unreadable} part(s) could not be read (listed under problems)`,
+        `the audit is incomplete: ${unreadable} part(s) could not be read (${args.format === 'csv' ? where : 'listed under problems'})`,
     ].filter(Boolean);
     ctx.io.err(`key-rotator: error: ${what.join('; ')}\n`);
     return EXIT.failed;
@@ -249,9 +256,12 @@ async function auditCommand(args: AuditArgs, ctx: AwsContext): Promise<ExitCode>
 }
 
 async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
-  const { composition } = await ctx.compose();
+  const { composition, sandbox } = await ctx.compose();
+  // As the deployed scan has it: the option, then $ROTATION_LAMBDA_ARN, then the function the sandbox deployed.
   const rotationLambdaArn =
-    args.rotationLambdaArn ?? (ctx.io.env['ROTATION_LAMBDA_ARN']?.trim() || undefined);
+    args.rotationLambdaArn ??
+    (ctx.io.env['ROTATION_LAMBDA_ARN']?.trim() || undefined) ??
+    sandbox?.rotationLambdaArn;
   const [inventory, states] = await Promise.all([
     collectInventory(composition, { source: args.credentialReport ? 'auto' : 'list' }),
     readSecretStates(composition),
@@ -272,7 +282,7 @@ async function planCommand(args: PlanArgs, ctx: AwsContext): Promise<ExitCode> {
   ctx.io.out(
     args.json
       ? json({ ...report, reachability: reach.targets, ok: report.ok && reach.ok })
-      : formatPlan(report) + reach.text,
+      : formatPlan(report, colorsFor(ctx.io.outIsTTY, ctx.io.env)) + reach.text,
   );
   if (!report.ok || !reach.ok) {
     const what = [

@@ -10,6 +10,8 @@ export interface SandboxTarget {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** The rotator configuration for the sandbox's seeded setup, when the sandbox wrote one (`configFile`). */
   configFile?: string;
+  /** The emulated rotation function the seeded sandbox deployed (`aws.rotationLambdaArn`): plan's default. */
+  rotationLambdaArn?: string;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -34,11 +36,13 @@ export function parseSandboxLine(line: string): SandboxTarget | undefined {
   const secretAccessKey = str(aws['secretAccessKey']);
   if (!endpoint || !accessKeyId || !secretAccessKey) return undefined;
   const configFile = str(json['configFile']);
+  const rotationLambdaArn = str(aws['rotationLambdaArn']);
   return {
     endpoint,
     region: str(aws['region']) ?? 'us-east-1',
     credentials: { accessKeyId, secretAccessKey },
     ...(configFile ? { configFile } : {}),
+    ...(rotationLambdaArn ? { rotationLambdaArn } : {}),
   };
 }
 

@@ -1,25 +1,10 @@
 import type { ConfigIssue } from './errors';
 import { parseSecretArn, secretNameOf } from './schema';
 import type { RotatorConfig } from './schema';
+import { STACK_PARAMS, type StackParamName } from './stack-params';
 
-/** The deploy parameters of `serverless.yml` (`params.default`; a test keeps the two lists equal). */
-export const STACK_PARAMS = [
-  'userPath',
-  'secretPrefix',
-  'tokenSecretPrefix',
-  'crossAccountRoleName',
-  'configFile',
-  'schedule',
-  'notifyTopicArn',
-  'notifyEmail',
-  'slackWebhookSecretId',
-  'vpcSubnetIds',
-  'vpcSecurityGroupIds',
-  'reportBucket',
-  'reportPrefix',
-  'sourceMaps',
-] as const;
-export type StackParamName = (typeof STACK_PARAMS)[number];
+export { STACK_PARAMS, isStackParam, type StackParamName } from './stack-params';
+
 /** A stage's parameters; a parameter that is absent is unknown (e.g. a serverless variable not resolved). */
 export type StackParams = Partial<Record<StackParamName, string>>;
 
@@ -31,9 +16,6 @@ export const CHECKED_PARAMS = [
   'notifyTopicArn',
   'slackWebhookSecretId',
 ] as const satisfies readonly StackParamName[];
-
-export const isStackParam = (name: string): name is StackParamName =>
-  (STACK_PARAMS as readonly string[]).includes(name);
 
 /** A stage's parameters, and those whose value is a serverless variable this reader cannot resolve. */
 export interface StageParams {

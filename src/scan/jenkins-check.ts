@@ -1,6 +1,7 @@
 import type { Composition } from '../compose';
 import type { ManagedKey } from '../config';
 import { messageOf } from '../domain/errors';
+import type { PermissionProbe } from '../jenkins';
 
 export interface JenkinsTargetCheck {
   key: string;
@@ -9,20 +10,28 @@ export interface JenkinsTargetCheck {
   /** `system`, or the folder path of a folder store. */
   store: string;
   credentialId: string;
-  /** The rotation can update (or create) this credential, as far as a read-only check can tell. */
+  /** The rotation can update (or create) this credential: it exists (or may be created) and the write is granted. */
   ok: boolean;
   exists: boolean;
   kind?: 'aws' | 'usernamePassword' | 'other';
+  /**
+   * The write permission the rotation needs (Credentials/Update, or Credentials/Create for a credential it
+   * creates), proven without writing: `granted`, `denied`, or `unknown` when the probe did not tell. Absent when the
+   * check stopped before the probe.
+   */
+  write?: 'granted' | 'denied' | 'unknown';
   /** What is wrong, or what the check could not prove. */
   detail: string;
 }
 
 /**
- * Read-only check of a key's Jenkins targets, for `plan`: the API token is readable, the credential store is
- * visible (Credentials/View), and the credential exists with a kind that holds an AWS key pair, or may be created
- * (`createIfMissing`). Whether the user may also write (Credentials/Update or Create) cannot be seen without
- * writing, which a plan must not do: a missing write permission shows on the first rotation, whose setSecret then
- * puts every target back on the current key.
+ * The check of a key's Jenkins targets, for `plan`, which writes nothing: the API token is readable, the credential
+ * store is visible (Credentials/View), the credential exists with a kind that holds an AWS key pair, or may be
+ * created (`createIfMissing`), and the rotator's user may write it. The write permission is proven the way
+ * `doctor` does (JenkinsClient.probeCredentialUpdate / probeCredentialCreate): a POST that Jenkins refuses after
+ * its permission check and before any change (403 naming the permission: not granted; 500 for an unparsable
+ * config.xml, or 400 for createCredentials without a body: granted). Nothing in the store changes either way; the
+ * probe leaves a parse failure in Jenkins' log.
  */
 export async function checkJenkinsTargets(
   composition: Composition,
@@ -43,12 +52,11 @@ export async function checkJenkinsTargets(
         const access = await client.describeAccess(t.store, t.credentialId);
         if (!access.exists)
           return t.createIfMissing
-            ? {
-                ...base,
-                ok: true,
-                exists: false,
-                detail: 'missing; the rotation creates it (needs Credentials/Create)',
-              }
+            ? withWrite(
+                { ...base, exists: false },
+                'missing; the rotation creates it',
+                await client.probeCredentialCreate(t.store),
+              )
             : {
                 ...base,
                 ok: false,
@@ -64,19 +72,39 @@ export async function checkJenkinsTargets(
             detail:
               'the credential is neither an AWS credential nor a username/password: it cannot hold the key',
           };
-        return {
-          ...base,
-          ok: true,
-          exists: true,
-          ...(access.kind ? { kind: access.kind } : {}),
-          detail:
-            access.kind && access.kind !== t.credentialKind
-              ? `exists as ${access.kind}, configured as ${t.credentialKind}: the key is written into the existing kind (needs Credentials/Update)`
-              : 'exists and is visible (needs Credentials/Update, which only a write can prove)',
-        };
+        return withWrite(
+          { ...base, exists: true, ...(access.kind ? { kind: access.kind } : {}) },
+          access.kind && access.kind !== t.credentialKind
+            ? `exists as ${access.kind}, configured as ${t.credentialKind}: the key is written into the existing kind`
+            : 'exists',
+          await client.probeCredentialUpdate(t.store, t.credentialId),
+        );
       } catch (err) {
         return { ...base, ok: false, exists: false, detail: messageOf(err) };
       }
     }),
   );
+}
+
+/** The check's outcome from the write probe: ok only when Jenkins showed the permission is granted. */
+function withWrite(
+  check: Omit<JenkinsTargetCheck, 'ok' | 'detail' | 'write'>,
+  found: string,
+  probe: PermissionProbe,
+): JenkinsTargetCheck {
+  if (probe.result === 'granted')
+    return { ...check, ok: true, write: 'granted', detail: `${found}; writable: ${probe.evidence}` };
+  if (probe.result === 'denied')
+    return {
+      ...check,
+      ok: false,
+      write: 'denied',
+      detail: `${found}, but not writable by this user: it lacks ${probe.permission} (${probe.evidence}); the rotation would fail at setSecret`,
+    };
+  return {
+    ...check,
+    ok: false,
+    write: 'unknown',
+    detail: `${found}, but the write permission could not be proven (${probe.evidence}); key-rotator doctor shows every check`,
+  };
 }

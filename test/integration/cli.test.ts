@@ -1,7 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/cli/audit';
 import type { PlanReport } from '../../src/cli/plan';
@@ -19,6 +23,8 @@ import { clearJenkinsFaults, jenkinsCredential, jenkinsFault } from '../support/
  */
 
 const DAY = 86_400_000;
+/** The API token of a Jenkins user who may view credentials but not change them (synthetic). */
+const VIEWER_TOKEN = '11aa22bb33cc44dd55ee66ff77889900aa';
 const ROTATION_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:111122223333:function:jenkins-key-rotator-rotate';
 
 const KEYS: ScenarioKey[] = [
@@ -336,9 +342,76 @@ describe('key-rotator plan', () => {
     expect(made).toContain('iam:ListAccessKeys');
     expect(made).toContain('secretsmanager:DescribeSecret');
     expect(made.filter((a) => !/^\w+:(Get|List|Describe)\w*$/.test(a))).toEqual([]);
-    const jenkinsMethods = cloud.jenkins.state.requests.slice(requests).map((q) => q.method);
-    expect(jenkinsMethods.length).toBeGreaterThan(0);
-    expect(jenkinsMethods.filter((m) => m !== 'GET')).toEqual([]);
+    // Jenkins: reads, and per credential one write probe that Jenkins refused after its permission check (500:
+    // the body is not XML), so the store is unchanged (above).
+    const made2 = cloud.jenkins.state.requests.slice(requests);
+    expect(made2.length).toBeGreaterThan(0);
+    const writes = made2.filter((q) => q.method !== 'GET' && !q.path.endsWith('/crumbIssuer/api/json'));
+    expect(
+      writes.map((q) => `${q.method} ${q.status} ${q.path.split('/').slice(-3).join('/')}`).sort(),
+    ).toEqual(plan.jenkins.map((j) => `POST 500 credential/${j.credentialId}/config.xml`).sort());
+    expect(plan.jenkins.every((j) => j.write === 'granted')).toBe(true);
+    expect(plan.jenkins[0]?.detail).toBe(
+      'exists; writable: Jenkins refused the unparsable probe body after its permission check (500): nothing changed',
+    );
+  });
+
+  it("proves each credential writable by the rotator's user: a user who may only view it fails the plan, and nothing changes", async () => {
+    // A Jenkins user who may see the credentials but not change them, and a configuration that rotates dev with it.
+    cloud.jenkins.state.seed({
+      users: [
+        {
+          id: 'viewer',
+          apiTokens: [VIEWER_TOKEN],
+          permissions: ['Overall/Read', 'Credentials/View', 'Job/Read'],
+        },
+      ],
+    });
+    await sm.send(new CreateSecretCommand({ Name: 'key-rotator/viewer-token', SecretString: VIEWER_TOKEN }));
+    const config = JSON.parse(await readFile(configPath, 'utf8')) as {
+      keys: { name: string; jenkins: Record<string, unknown>[] }[];
+    };
+    for (const t of config.keys.find((k) => k.name === 'dev-ecr-push')?.jenkins ?? [])
+      Object.assign(t, { user: 'viewer', tokenSecretId: 'key-rotator/viewer-token' });
+    const viewerConfig = join(dir, 'viewer.config.json');
+    await writeFile(viewerConfig, JSON.stringify(config));
+    const aws = awsSnapshot();
+    const jenkins = await jenkinsSnapshot();
+
+    const viewerPlan = (...args: string[]) =>
+      cli([
+        'plan',
+        ...args,
+        '--rotation-lambda-arn',
+        ROTATION_LAMBDA_ARN,
+        '--config',
+        viewerConfig,
+        '--endpoint',
+        cloud.aws.url,
+      ]);
+    const r = await viewerPlan('--json');
+    expect(r.code).toBe(1);
+    const plan = JSON.parse(r.stdout) as PlanReport;
+    expect(plan.jenkins.find((j) => j.key === 'dev-ecr-push')).toMatchObject({
+      ok: false,
+      exists: true,
+      write: 'denied',
+      detail:
+        'exists, but not writable by this user: it lacks Credentials/Update (Jenkins refused the probe: 403, needs Credentials/Update); the rotation would fail at setSecret',
+    });
+    expect(
+      plan.jenkins.filter((j) => j.key !== 'dev-ecr-push').every((j) => j.ok && j.write === 'granted'),
+    ).toBe(true);
+    expect(r.stderr).toMatch(
+      /^key-rotator: error: the plan found problems: 1 Jenkins credential check\(s\) failed\n$/,
+    );
+    expect(awsSnapshot()).toEqual(aws);
+    expect(await jenkinsSnapshot()).toEqual(jenkins);
+
+    const text = await viewerPlan();
+    expect(text.stdout).toMatch(
+      /^FAIL\s+dev-ecr-push\s+jenkins-0\s+dev\s+aws-dev\s+exists, but not writable by this user: it lacks Credentials\/Update/m,
+    );
   });
 
   it('exits 1 and names the failure when the run would fail (no rotation function known)', async () => {

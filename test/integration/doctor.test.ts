@@ -14,6 +14,7 @@ import { lambdaContext } from '../../localcloud/wire';
 import { compose } from '../../src/compose';
 import { parseConfig } from '../../src/config';
 import type { DoctorReport, DoctorTarget } from '../../src/doctor';
+import { nodeSupportNote } from '../../src/cli/node-support';
 import { InputError } from '../../src/domain/errors';
 import { createLogger } from '../../src/observability/logger';
 import { makeTestPki } from '../support/tls';
@@ -414,6 +415,11 @@ describe('key-rotator doctor (CLI, from this machine)', () => {
     );
     expect(text.stdout).not.toContain(TOKEN);
     expect(text.stdout).not.toContain(WRONG_TOKEN);
+    // The AWS SDK's Node.js notice: never its own 9 lines, but one line here when this Node.js is concerned.
+    expect(text.stderr).not.toMatch(/NodeVersionSupportWarning|will require node/);
+    const note = nodeSupportNote(process.version);
+    if (note) expect(text.stdout.endsWith(`\nnote: ${note}\n`)).toBe(true);
+    else expect(text.stdout).not.toContain('note: Node.js');
   });
 
   it('--key picks one managed key (by name or IAM user): all fine, exit 0', async () => {

@@ -11,8 +11,8 @@ export interface CliRun {
 }
 
 /**
- * Runs `key-rotator <args>` as a child process with only the environment given (plus PATH, HOME, TMPDIR and the
- * SDK's version-notice switch), asynchronously: the emulators answer from this process's event loop. Killed after
+ * Runs `key-rotator <args>` as a child process with only the environment given (plus PATH, HOME and TMPDIR; not the
+ * SDK's version-notice switch: the CLI sets it itself, which the tests thereby check), asynchronously: the emulators answer from this process's event loop. Killed after
  * `timeoutMs`.
  */
 export function runCli(
@@ -23,7 +23,6 @@ export function runCli(
     PATH: process.env['PATH'],
     HOME: process.env['HOME'],
     TMPDIR: process.env['TMPDIR'],
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...opts.env,
   };
   return new Promise((resolve, reject) => {

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine, type ParsedArgs } from '../../src/cli/args';
 import { UsageError } from '../../src/cli/errors';
-import { commandHelp, mainHelp } from '../../src/cli/help';
+import { COMMAND_OPTIONS, COMMANDS, GLOBAL_OPTIONS } from '../../src/cli/args';
+import { commandHelp, GLOBAL_POINTER, mainHelp } from '../../src/cli/help';
+import { editDistance, nearest } from '../../src/cli/suggest';
 
 const run = (...argv: string[]) => {
   const p = parseCommandLine(argv);
   if (p.kind !== 'run') throw new Error(`expected a command, got ${p.kind}`);
   return p;
 };
-const usage = (...argv: string[]): string => {
+/** The whole usage error line. */
+const usageLine = (...argv: string[]): string => {
   try {
     parseCommandLine(argv);
   } catch (err) {
@@ -17,15 +20,30 @@ const usage = (...argv: string[]): string => {
   }
   throw new Error(`no usage error for ${argv.join(' ')}`);
 };
+/** The usage error without the pointer to the help every one ends with (tested below). */
+const usage = (...argv: string[]): string => {
+  const line = usageLine(...argv);
+  expect(line).toMatch(/--help\)?$/);
+  return line.replace(/ \(see key-rotator( [\w-]+)? --help\)$/, '');
+};
 
 describe('parseCommandLine', () => {
   it('parses each command with its options', () => {
-    expect(run('audit').args).toEqual({ command: 'audit', json: false, credentialReport: false });
+    const audit = { command: 'audit', format: 'table', credentialReport: false, failOnStale: false };
+    expect(run('audit').args).toEqual({ ...audit, includeUnmanaged: false });
     expect(run('audit', '--json', '--credential-report').args).toEqual({
-      command: 'audit',
-      json: true,
+      ...audit,
+      format: 'json',
       credentialReport: true,
+      includeUnmanaged: false,
     });
+    expect(run('audit', '--format', 'csv', '--fail-on-stale', '--include-unmanaged').args).toEqual({
+      ...audit,
+      format: 'csv',
+      failOnStale: true,
+      includeUnmanaged: true,
+    });
+    expect(run('audit', '--format=json', '--json').args).toMatchObject({ format: 'json' });
     expect(
       run('plan', '--rotation-lambda-arn', 'arn:aws:lambda:us-east-1:111122223333:function:r').args,
     ).toEqual({
@@ -134,8 +152,8 @@ describe('parseCommandLine', () => {
     );
     expect(usage('audits')).toMatch(/unknown command "audits"/);
     expect(usage('help', 'nope')).toMatch(/unknown command "nope"/);
-    expect(usage('audit', '--jsn')).toBe('unknown option --jsn');
-    expect(usage('audit', '-x')).toBe('unknown option -x');
+    expect(usage('audit', '--jsn')).toBe('unknown option --jsn for audit: did you mean --json?');
+    expect(usage('audit', '-x')).toBe('unknown option -x for audit');
     expect(usage('audit', '--emergency')).toMatch(/--emergency is not an option of audit/);
     expect(usage('plan', '--reason', 'x')).toMatch(/--reason is not an option of plan/);
     expect(usage('validate-config', '--credential-report')).toMatch(/not an option of validate-config/);
@@ -178,6 +196,10 @@ describe('parseCommandLine', () => {
       /--check-iam compares .* give --stage NAME or --param userPath=\/path\//,
     );
     expect(usage('audit', '--stage', 'prod')).toMatch(/--stage is not an option of audit/);
+    expect(usage('audit', '--format', 'xml')).toBe('option --format must be table, json, csv (got "xml")');
+    expect(usage('audit', '--format', 'csv', '--json')).toMatch(/--json and --format csv contradict/);
+    expect(usage('audit', '--include-unmanaged')).toMatch(/--include-unmanaged goes with --fail-on-stale/);
+    expect(usage('plan', '--fail-on-stale')).toMatch(/--fail-on-stale is not an option of plan/);
   });
 });
 
@@ -289,5 +311,76 @@ describe('report arguments', () => {
       /^Usage: key-rotator report --html FILE \[--json\] \[--no-checks\]/,
     );
     expect(mainHelp('1.0.0')).toMatch(/\n {2}report --html FILE {6}the key report as one HTML page/);
+  });
+});
+
+describe('help for every command (a command added without help, options or examples fails here)', () => {
+  const globalLines = ['--endpoint URL', '--sandbox FILE', '-V, --version', 'Exit codes:'];
+  for (const command of COMMANDS) {
+    it(`${command}: its usage, each of its options, examples, and one line pointing to the global options`, () => {
+      const help = commandHelp(command);
+      expect(help.startsWith(`Usage: key-rotator ${command}`)).toBe(true);
+      for (const option of Object.keys(COMMAND_OPTIONS[command]))
+        expect(help, `--${option} in ${command}'s help`).toContain(`--${option}`);
+      const examples = help.split('\nExamples:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+      expect(examples.length).toBeGreaterThan(0);
+      for (const e of examples)
+        expect(e).toMatch(new RegExp(`^ {2}key-rotator (--sandbox \\S+ )?${command}\\b`));
+      expect(help.endsWith(`\n\n${GLOBAL_POINTER}`)).toBe(true);
+      // The global options are not repeated: only the pointer names them.
+      for (const g of globalLines) expect(help).not.toContain(g);
+      // Each of its options mistyped (last letter doubled) is one usage line suggesting that option.
+      for (const option of Object.keys(COMMAND_OPTIONS[command]))
+        expect(usageLine(command, `--${option}${option.slice(-1)}`)).toBe(
+          `unknown option --${option}${option.slice(-1)} for ${command}: did you mean --${option}? (see key-rotator ${command} --help)`,
+        );
+      // Reached as `help <command>`, `<command> --help` and `<command> -h`.
+      for (const argv of [
+        ['help', command],
+        [command, '--help'],
+        [command, '-h'],
+      ])
+        expect(parseCommandLine(argv)).toMatchObject({ kind: 'help', command });
+    });
+  }
+
+  it('the main help lists every command and the global options', () => {
+    const help = mainHelp('1.0.0');
+    for (const command of COMMANDS) expect(help).toMatch(new RegExp(`\\n {2}${command}\\b`));
+    for (const option of Object.keys(GLOBAL_OPTIONS)) expect(help).toContain(`--${option}`);
+  });
+});
+
+describe('mistakes suggest the nearest command or option, in one line that points to the help', () => {
+  it('suggests by edit distance, or the one option a prefix starts', () => {
+    expect(editDistance('audit', 'audti')).toBe(2);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(nearest('--fial-on-stale', ['--fail-on-stale', '--format'])).toBe('--fail-on-stale');
+    expect(nearest('--fail', ['--fail-on-stale', '--format'])).toBe('--fail-on-stale');
+    expect(nearest('--zzzzzz', ['--json', '--format'])).toBeUndefined();
+  });
+
+  it('unknown commands and options, and options of another command', () => {
+    expect(usageLine('audti')).toBe(
+      'unknown command "audti": did you mean audit? (commands: audit, check, doctor, keyless, plan, report, rotate, self-rotate, validate-config; see key-rotator --help)',
+    );
+    expect(usageLine('frobnicate')).toMatch(/^unknown command "frobnicate" \(commands: /);
+    expect(usageLine('audit', '--fail-on-stal')).toBe(
+      'unknown option --fail-on-stal for audit: did you mean --fail-on-stale? (see key-rotator audit --help)',
+    );
+    expect(usageLine('rotate', 'jenkins-prod', '--emergncy')).toBe(
+      'unknown option --emergncy for rotate: did you mean --emergency? (see key-rotator rotate --help)',
+    );
+    expect(usageLine('--regoin', 'eu-west-1', 'audit')).toMatch(
+      /^unknown option --regoin for audit: did you mean --region\?/,
+    );
+    expect(usageLine('check', '--fail-on-stale')).toBe(
+      'option --fail-on-stale is not an option of check: did you mean --fail-on? (see key-rotator check --help)',
+    );
+    expect(usageLine('audit', '--format', 'xml')).toBe(
+      'option --format must be table, json, csv (got "xml") (see key-rotator audit --help)',
+    );
+    expect(usageLine('--bogus')).toBe('unknown option --bogus (see key-rotator --help)');
   });
 });

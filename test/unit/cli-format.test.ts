@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildAudit, formatAudit } from '../../src/cli/audit';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { auditCsv, buildAudit, formatAudit, staleKeys } from '../../src/cli/audit';
+import { toCsv } from '../../src/cli/csv';
 import { formatTable } from '../../src/cli/format';
 import type { CliIo } from '../../src/cli/io';
 import { buildPlanReport, formatPlan } from '../../src/cli/plan';
@@ -173,6 +175,51 @@ describe('audit', () => {
     expect(lines).toContain('3 users, 4 keys (3 active), 2 managed, 2 stale, 0 problems');
     expect(formatAudit(r)).not.toMatch(/Problems/);
   });
+
+  it('--fail-on-stale: the stale managed keys; with --include-unmanaged the unmanaged ones too', () => {
+    const ids = (include: boolean) => staleKeys(r, include).map((s) => `${s.user}:${s.key.accessKeyId}`);
+    expect(ids(false)).toEqual(['jenkins-prod:AKIANEWNEWNEWNEWNEW1']);
+    expect(ids(true)).toEqual(['jenkins-prod:AKIANEWNEWNEWNEWNEW1', 'legacy-ci:AKIALEGACYLEGACYLEG2']);
+  });
+
+  it('csv: one row per key with the values of --json, parsed back by a CSV library', () => {
+    const rows = parseCsv<Record<string, string>>(auditCsv(r), { columns: true });
+    expect(rows).toHaveLength(4);
+    expect(rows[0]).toEqual({
+      accountId: '111122223333',
+      userName: 'jenkins-prod',
+      managedKey: 'prod-ecr-push',
+      accessKeyId: 'AKIAOLDOLDOLDOLDOLD1',
+      status: 'Inactive',
+      createDate: daysAgo(70).toISOString(),
+      ageDays: '70',
+      lastUsedDate: daysAgo(3).toISOString(),
+      lastUsedService: 'ecr',
+      maxAgeDays: '60',
+      rotationDue: '',
+      stale: 'false',
+      deactivatedAt: daysAgo(2).toISOString(),
+      deletionDue: new Date(daysAgo(2).getTime() + 7 * 86_400_000).toISOString(),
+    });
+    expect(rows.map((x) => [x['userName'], x['managedKey'], x['stale']])).toEqual([
+      ['jenkins-prod', 'prod-ecr-push', 'false'],
+      ['jenkins-prod', 'prod-ecr-push', 'true'],
+      ['legacy-ci', '', 'false'],
+      ['legacy-ci', '', 'true'],
+    ]);
+  });
+});
+
+describe('toCsv', () => {
+  it('quotes what needs quoting (RFC 4180) and round-trips through a CSV parser', () => {
+    const values = [['a,b', 'say "hi"', 'two\nlines', null, 7, true]];
+    const text = toCsv(['x', 'y', 'z', 'n', 'num', 'b'], values);
+    expect(text).toBe('x,y,z,n,num,b\r\n"a,b","say ""hi""","two\nlines",,7,true\r\n');
+    expect(parseCsv(text)).toEqual([
+      ['x', 'y', 'z', 'n', 'num', 'b'],
+      ['a,b', 'say "hi"', 'two\nlines', '', '7', 'true'],
+    ]);
+  });
 });
 
 describe('plan report', () => {
@@ -290,6 +337,14 @@ describe('sandbox line', () => {
     });
     expect(parseSandboxText(withConfig)).toMatchObject({ configFile: '/tmp/sandbox/rotator.config.json' });
     expect(parseSandboxText(line)).not.toHaveProperty('configFile');
+  });
+
+  it("may name the rotation function the seeded sandbox deployed, plan's default", () => {
+    const parsed = JSON.parse(line) as { aws: Record<string, unknown> };
+    const arn = 'arn:aws:lambda:us-east-1:111122223333:function:jenkins-key-rotator-local-rotate';
+    const withArn = JSON.stringify({ ...parsed, aws: { ...parsed.aws, rotationLambdaArn: arn } });
+    expect(parseSandboxText(withArn)).toMatchObject({ rotationLambdaArn: arn });
+    expect(parseSandboxText(line)).not.toHaveProperty('rotationLambdaArn');
   });
 
   it('is refused when it is not the sandbox JSON', () => {
