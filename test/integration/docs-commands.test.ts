@@ -12,7 +12,8 @@ import { startSandbox, type RunningSandbox } from '../support/sandbox';
  * (`SANDBOX_SEED=demo npm run sandbox`, the set-up `npm start` rotates), in document order, so that an option
  * renamed or a command removed fails here before a reader finds out. Placeholders take the sandbox's values:
  * `<user>` jenkins-prod, `<key>` prod-ecr-push, `<command>` audit; `rotator.config.json` is the sandbox's
- * configuration. Each must parse (no usage error, exit 2); those the docs show succeeding must exit as shown.
+ * configuration. Each must parse (no usage error, exit 2); one whose comment says `# exit N`, or that the docs show
+ * succeeding, must exit as shown.
  */
 const PLACEHOLDERS: Record<string, string> = {
   '<user>': 'jenkins-prod',
@@ -31,6 +32,7 @@ const EXPECTED: { match: RegExp; code: number }[] = [
 
 interface Documented {
   where: string;
+  expectedExit?: number;
   argv: string[];
   display: string;
 }
@@ -48,6 +50,7 @@ function documented(lineFile: string): Documented[] {
       );
       out.push({
         where: `${c.file}:${c.line}`,
+        ...(c.expectedExit !== undefined ? { expectedExit: c.expectedExit } : {}),
         argv: words,
         display: `key-rotator ${words.join(' ').replace(lineFile, 'SANDBOX')}`,
       });
@@ -98,12 +101,14 @@ describe('every key-rotator command in README.md and docs/', () => {
     const failures: string[] = [];
     for (const c of commands) {
       const r = await run(c.argv);
-      const expected = EXPECTED.find((e) => e.match.test(c.display))?.code;
+      const expected = c.expectedExit ?? EXPECTED.find((e) => e.match.test(c.display))?.code;
       const problem =
-        r.code === 2 || /unknown (option|command)/.test(r.stderr)
-          ? 'a usage error'
-          : expected !== undefined && r.code !== expected
+        expected !== undefined
+          ? r.code !== expected
             ? `exit ${r.code}, the docs show exit ${expected}`
+            : undefined
+          : r.code === 2 || /unknown (option|command)/.test(r.stderr)
+            ? 'a usage error'
             : r.code !== 0 && r.code !== 1
               ? `exit ${r.code}`
               : undefined;

@@ -47,6 +47,8 @@ export interface DocCommand {
   readonly text: string;
   /** Where it was written: a shell block (`sh`), a `$ ` line of an output block, or an inline code span. */
   readonly form: 'block' | 'prompt' | 'inline';
+  /** The exit code its trailing comment promises (`# exit 1: …`), if it promises one. */
+  readonly expectedExit?: number;
 }
 
 /**
@@ -77,10 +79,19 @@ export function docCommands(files: readonly DocFile[] = docFiles()): DocCommand[
         pending += `${s.slice(0, -1).trim()} `;
         continue;
       }
-      s = (pending + s).replace(/\s+#.*$/, '').trim();
+      const full = pending + s;
       pending = '';
+      const comment = /\s#\s*(.*)$/.exec(full)?.[1] ?? '';
+      s = full.replace(/\s+#.*$/, '').trim();
       if (s === '' || s.startsWith('#')) continue;
-      out.push({ file: f.path, line: n, text: s, form: shell ? 'block' : 'prompt' });
+      const exit = /^exit (\d)\b/.exec(comment)?.[1];
+      out.push({
+        file: f.path,
+        line: n,
+        text: s,
+        form: shell ? 'block' : 'prompt',
+        ...(exit !== undefined ? { expectedExit: Number(exit) } : {}),
+      });
     }
   }
   return out;
