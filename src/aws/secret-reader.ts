@@ -23,12 +23,22 @@ export function cachedSecretReader(
   maxAgeSeconds = SECRET_MAX_AGE_SECONDS,
 ): ReadSecret {
   const provider = new SecretsProvider({ awsSdkV3Client: client });
-  return async (secretId) => {
+  // Powertools caches values, not reads in flight: two Jenkins targets sharing one token secret would each read it
+  // at a cold start. One read per secret at a time; the provider's cache answers once it is done.
+  const inFlight = new Map<string, Promise<string | undefined>>();
+  const read = async (secretId: string): Promise<string | undefined> => {
     try {
       const value = await provider.get(secretId, { maxAge: maxAgeSeconds });
       return typeof value === 'string' ? value : undefined;
     } catch (err) {
       throw err instanceof GetParameterError && err.cause !== undefined ? err.cause : err;
     }
+  };
+  return (secretId) => {
+    const pending = inFlight.get(secretId);
+    if (pending) return pending;
+    const p = read(secretId).finally(() => inFlight.delete(secretId));
+    inFlight.set(secretId, p);
+    return p;
   };
 }

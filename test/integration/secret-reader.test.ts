@@ -34,6 +34,15 @@ describe('cachedSecretReader against the emulated Secrets Manager', () => {
     expect(reads() - before).toBe(2);
   });
 
+  it('reads a secret once when several callers ask at the same time (two targets sharing one token)', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'reader/shared', SecretString: 'synthetic-shared' }));
+    const read = cachedSecretReader(sm);
+    const before = reads();
+    const values = await Promise.all([read('reader/shared'), read('reader/shared'), read('reader/shared')]);
+    expect(values).toEqual(['synthetic-shared', 'synthetic-shared', 'synthetic-shared']);
+    expect(reads() - before).toBe(1);
+  });
+
   it("fails with the SDK's own error, and does not keep the failure", async () => {
     const read = cachedSecretReader(sm);
     const err = await read('reader/missing').catch((e: unknown) => e);
