@@ -463,6 +463,8 @@ export interface AwsStateOptions {
   trustedCaPem?: string[];
 }
 
+const userKey = (accountId: string, userName: string) => `${accountId}\u0000${userName}`;
+
 /** All emulated AWS state. Times are emulated-clock epoch ms (`now()`), which tests can move forward. */
 export class AwsState {
   readonly defaultAccountId: string;
@@ -473,6 +475,11 @@ export class AwsState {
   clockOffsetMs = 0;
   readonly accounts = new Map<string, AccountState>();
   readonly accessKeys = new Map<string, AccessKeyRecord>();
+  /**
+   * `accessKeys` by account and user, so that a user's keys are found without a scan of every key (the credential
+   * report of 5,000 users stays linear). `keysOf` checks each entry against `accessKeys`, which tests may edit.
+   */
+  readonly #keysByUser = new Map<string, Set<AccessKeyRecord>>();
   readonly sessions = new Map<string, SessionRecord>();
   readonly ecrTokens = new Map<string, EcrTokenRecord>();
   /** Keyed by repository ARN. */
@@ -846,6 +853,10 @@ export class AwsState {
       usableFrom: opts.established ? createDate : this.now() + this.propagationDelayMs,
     };
     this.accessKeys.set(key.accessKeyId, key);
+    const owner = userKey(key.accountId, key.userName);
+    let keys = this.#keysByUser.get(owner);
+    if (!keys) this.#keysByUser.set(owner, (keys = new Set()));
+    keys.add(key);
     this.keyEvent('create', key, null, key.status, opts.callSeq);
     return key;
   }
@@ -887,9 +898,13 @@ export class AwsState {
   }
 
   keysOf(accountId: string, userName: string): AccessKeyRecord[] {
-    return [...this.accessKeys.values()]
-      .filter((k) => k.accountId === accountId && k.userName === userName)
-      .sort((a, b) => a.createDate - b.createDate);
+    const indexed = this.#keysByUser.get(userKey(accountId, userName));
+    if (!indexed) return [];
+    const keys: AccessKeyRecord[] = [];
+    for (const k of indexed)
+      if (this.accessKeys.get(k.accessKeyId) === k) keys.push(k);
+      else indexed.delete(k); // deleted (through the API or by a test, straight from the map)
+    return keys.sort((a, b) => a.createDate - b.createDate);
   }
 
   /**

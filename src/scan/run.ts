@@ -3,6 +3,9 @@ import type { Composition } from '../compose';
 import type { ManagedKey } from '../config';
 import { InputError, messageOf } from '../domain/errors';
 import { systemClock, type Clock, type Log } from '../engine/ports';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { clientSettings } from '../aws/clients';
+import { scanIamClient } from './rate';
 import { scanChecks, type ChecksStateStore, type ScanChecks } from './checks';
 import { executePlan, type ActionPorts } from './execute';
 import { sdkIamReader, type IamReader } from './iam-reader';
@@ -39,19 +42,34 @@ export interface ScanReportInput {
   log?: Log;
 }
 
+/**
+ * The IAM clients the scan and the inventory read with, one per account (the own one, and one per role), built
+ * once per composition: the SDK's adaptive retry mode (see rate.ts), with the composition's endpoint and
+ * credentials.
+ */
+const readClients = new WeakMap<Composition, Map<string, IAMClient>>();
+function readClientFor(composition: Composition, key?: ManagedKey): IAMClient {
+  let byRole = readClients.get(composition);
+  if (!byRole) readClients.set(composition, (byRole = new Map<string, IAMClient>()));
+  const id = key?.assumeRoleArn ? `${key.assumeRoleArn} ${key.externalId ?? ''}` : '';
+  let client = byRole.get(id);
+  if (!client)
+    byRole.set(
+      id,
+      (client = scanIamClient(
+        key?.assumeRoleArn ? composition.settingsFor(key) : clientSettings(composition.clients.setup),
+      )),
+    );
+  return client;
+}
+
 function inventoryPorts(composition: Composition, clock: Clock, log?: Log): InventoryPorts {
-  const own = sdkIamReader(composition.clients.iam, clock);
-  const readers = new Map<string, IamReader>();
+  const own = sdkIamReader(readClientFor(composition));
   return {
     clock,
     own,
     ownAccountId: () => composition.ownAccountId(),
-    readerFor: (key) => {
-      if (!key.assumeRoleArn) return own;
-      let r = readers.get(key.name);
-      if (!r) readers.set(key.name, (r = sdkIamReader(composition.iamFor(key), clock)));
-      return r;
-    },
+    readerFor: (key) => (key.assumeRoleArn ? sdkIamReader(readClientFor(composition, key)) : own),
     ...(log ? { log } : {}),
   };
 }
@@ -87,7 +105,7 @@ function actionPorts(composition: Composition, clock: Clock, log?: Log): ActionP
   const readers = new Map<string, IamReader>();
   const reader = (name: string) => {
     let r = readers.get(name);
-    if (!r) readers.set(name, (r = sdkIamReader(composition.iamFor(key(name)), clock)));
+    if (!r) readers.set(name, (r = sdkIamReader(readClientFor(composition, key(name)))));
     return r;
   };
   return {
@@ -117,10 +135,11 @@ function actionPorts(composition: Composition, clock: Clock, log?: Log): ActionP
 export async function runScan(composition: Composition, opts: ScanOptions = {}): Promise<ScanSummary> {
   const clock = opts.clock ?? systemClock;
   const startedAt = clock.now();
-  const [inventory, states] = await Promise.all([
-    collectInventory(composition, { ...opts, clock }),
-    readSecretStates(composition, composition.config.keys, opts.concurrency),
-  ]);
+  // The secret states first: with them the inventory skips the tags of managed users at rest, and audits unmanaged
+  // users from the credential report's own columns (1 IAM call + 1 per managed user with a fresh report).
+  const states = await readSecretStates(composition, composition.config.keys, opts.concurrency);
+  const lean: InventoryOptions = { unmanagedKeys: 'report', lastUsed: 'needed', secretStates: states };
+  const inventory = await collectInventory(composition, { ...lean, ...opts, clock });
   const plan = planScan(inventory, composition.config, states, clock.now(), opts);
   const done = await executePlan(plan, actionPorts(composition, clock, opts.log));
   // The checks and the report look at what the scan leaves: read again (once) when it changed something (a repair
@@ -129,10 +148,10 @@ export async function runScan(composition: Composition, opts: ScanOptions = {}):
   let after: Promise<{ inventory: Inventory; states: SecretState[] }> | undefined;
   const leaves = () =>
     (after ??= changed
-      ? Promise.all([
-          collectInventory(composition, { ...opts, clock }),
-          readSecretStates(composition, composition.config.keys, opts.concurrency),
-        ]).then(([i, s]) => ({ inventory: i, states: s }))
+      ? readSecretStates(composition, composition.config.keys, opts.concurrency).then(async (s) => ({
+          inventory: await collectInventory(composition, { ...lean, ...opts, secretStates: s, clock }),
+          states: s,
+        }))
       : Promise.resolve({ inventory, states }));
   let checkReport: CheckReport | undefined;
   const checks =

@@ -161,7 +161,8 @@ export function summaryText(s: ScanSummary): string {
   section(
     'Unmanaged keys past the max age',
     s.unmanagedStale,
-    (x) => `${x.user}: ${x.accessKeyId}, ${x.ageDays} days`,
+    (x) =>
+      `${x.user}: ${x.accessKeyId ?? `access key ${x.keySlot ?? '?'} (credential report)`}, ${x.ageDays} days`,
   );
   return lines.join('\n');
 }

@@ -33,6 +33,27 @@ export interface InventoryUser {
   attempts?: Attempt[];
   /** Managed users only: the key went keyless then (`keyless apply --retire-key`, tag key-rotator:keyless). */
   keylessSince?: Date;
+  /**
+   * Managed users only: this tool's tags were not read, because they could not change a decision (the user's only
+   * key is its AWSCURRENT key, active, no rotation in flight): `attempts` and `deactivationTags` are then empty.
+   */
+  tagsNotRead?: true;
+  /**
+   * Unmanaged users, when the scan audits them from the credential report without listing (`unmanagedKeys:
+   * 'report'`): their keys as the report's columns describe them. `keys` is then empty.
+   */
+  reportedKeys?: ReportedKey[];
+}
+
+/** A key seen only in the credential report, which has no key ids: its slot (1 or 2) names it. */
+export interface ReportedKey {
+  slot: number;
+  status: 'Active' | 'Inactive';
+  /** The report's `access_key_N_last_rotated`: when the key was created or last changed. */
+  createDate: Date;
+  ageDays: number;
+  lastUsedDate?: Date;
+  lastUsedService?: string;
 }
 
 export type InventorySource = 'credential-report' | 'list';
@@ -183,7 +204,9 @@ export interface InProgressEntry {
 export interface UnmanagedStaleEntry {
   user: string;
   accountId: string;
-  accessKeyId: string;
+  /** The key's id; absent when it was seen only in the credential report, whose slot `keySlot` names it. */
+  accessKeyId?: string;
+  keySlot?: number;
   ageDays: number;
   lastUsedDate?: string;
 }
