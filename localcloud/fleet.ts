@@ -38,11 +38,19 @@ export function seedFleetUsers(
   return out;
 }
 
-/** The most IAM calls the emulator saw in any window of `windowMs` (from `since`, a CallLog seq). */
-export function peakIamCalls(state: AwsState, since: number, windowMs = 1000): number {
+/**
+ * The most IAM calls the emulator saw arrive in any window of `windowMs` (from `since`, a CallLog seq), of those
+ * signed with `accessKeyId` when given (the scan's own, apart from the rotation hook's).
+ */
+export function peakIamCalls(state: AwsState, since: number, windowMs = 1000, accessKeyId?: string): number {
   const at = state.calls
     .since(since)
-    .filter((c) => c.emulator === 'aws' && c.point.startsWith('iam:'))
+    .filter(
+      (c) =>
+        c.emulator === 'aws' &&
+        c.point.startsWith('iam:') &&
+        (accessKeyId === undefined || c.accessKeyId === accessKeyId),
+    )
     .map((c) => c.at)
     .sort((a, b) => a - b);
   let peak = 0;
@@ -52,4 +60,14 @@ export function peakIamCalls(state: AwsState, since: number, windowMs = 1000): n
     peak = Math.max(peak, hi - lo + 1);
   }
   return peak;
+}
+
+/** An administrator of the emulated account with its own key: calls it signs can be told apart from others'. */
+export function seedAdmin(
+  state: AwsState,
+  userName: string,
+): { accessKeyId: string; secretAccessKey: string } {
+  const user = state.createUser(state.defaultAccountId, userName);
+  const key = state.createAccessKey(user, { established: true });
+  return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
 }

@@ -54,6 +54,8 @@ export function compose(
     (id) => secrets.getValue(id, { stage: 'AWSCURRENT' }),
     // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
     tuning.env,
+    // One gate per controller URL, shared by every key's client: a fleet's rotations queue rather than pile up.
+    config.fleet.jenkinsConcurrency,
   );
   const jenkinsClient = (key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient> =>
     jenkinsClients.client(target, key.policy.jenkinsTimeoutSeconds);

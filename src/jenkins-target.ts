@@ -101,6 +101,8 @@ export class JenkinsClients {
   constructor(
     read: (secretId: string) => Promise<string | undefined>,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    /** Requests in flight to one controller at most, across every client made here (config fleet). */
+    private readonly maxConcurrent?: number,
   ) {
     this.tokens = new JenkinsSecretCache(read);
     this.cas = new SecretCache(read, extractCaCertificates);
@@ -128,7 +130,7 @@ export class JenkinsClients {
 
   async client(spec: JenkinsTargetSpec, timeoutSeconds: number): Promise<JenkinsClient> {
     const [token, ca] = await Promise.all([this.token(spec), this.caCertificates(spec)]);
-    return jenkinsClientFor(spec, token, timeoutSeconds, ca);
+    return jenkinsClientFor(spec, token, timeoutSeconds, ca, this.maxConcurrent);
   }
 }
 
@@ -147,9 +149,11 @@ export function jenkinsClientFor(
   token: string,
   timeoutSeconds: number,
   caCertificates: readonly string[] = [],
+  maxConcurrent?: number,
 ): JenkinsClient {
   return new JenkinsClient({
     ...(caCertificates.length ? { caCertificates } : {}),
+    ...(maxConcurrent ? { maxConcurrent } : {}),
     baseUrl: spec.url,
     auth:
       spec.authType === 'password'

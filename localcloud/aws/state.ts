@@ -456,6 +456,8 @@ export interface AwsStateOptions {
   accountId?: string;
   region?: string;
   propagationDelayMs?: number;
+  /** Added to every AWS API call before it is handled (ms; default 0): a real endpoint's round trip. */
+  callLatencyMs?: number;
   /**
    * CA certificates (PEM) trusted, besides Node's, when the emulator fetches an OIDC issuer's keys over https:
    * the test CA of an HTTPS Jenkins emulator, say.
@@ -470,6 +472,8 @@ export class AwsState {
   readonly defaultAccountId: string;
   readonly defaultRegion: string;
   propagationDelayMs: number;
+  /** See AwsStateOptions.callLatencyMs; may be changed while the emulator runs. */
+  callLatencyMs: number;
   /** See AwsStateOptions.trustedCaPem; may be added to while the emulator runs. */
   readonly trustedCaPem: string[];
   clockOffsetMs = 0;
@@ -513,6 +517,7 @@ export class AwsState {
     this.defaultAccountId = opts.accountId ?? '111122223333';
     this.defaultRegion = opts.region ?? 'us-east-1';
     this.propagationDelayMs = opts.propagationDelayMs ?? 0;
+    this.callLatencyMs = opts.callLatencyMs ?? 0;
     this.trustedCaPem = [...(opts.trustedCaPem ?? [])];
     this.account(this.defaultAccountId);
   }

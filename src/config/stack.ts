@@ -17,6 +17,7 @@ export const STACK_PARAMS = [
   'vpcSecurityGroupIds',
   'reportBucket',
   'reportPrefix',
+  'rotateReservedConcurrency',
 ] as const;
 export type StackParamName = (typeof STACK_PARAMS)[number];
 /** A stage's parameters; a parameter that is absent is unknown (e.g. a serverless variable not resolved). */

@@ -7,15 +7,18 @@ export interface RateLimiter {
 }
 
 /**
- * A token bucket (in its GCRA form): `ratePerSecond` tokens a second, at most `burst` saved up. Each `take`
- * reserves the next token at once (so concurrent callers queue in call order) and resolves when it is due. With
- * the default burst of 1, two calls are never closer than 1/rate apart, so no window of one second holds more
- * than `ratePerSecond` calls. IAM throttles with token buckets too, per API and account (aws-facts.md §2.1).
+ * A token bucket: `ratePerSecond` tokens a second, at most `burst` saved up. Callers are served one after another
+ * in call order, each when a token is there; the bucket refills by the time that really passed, so a late timer
+ * never lets the next calls catch up. With the default burst of 1, two calls are never released closer than
+ * 1/rate apart, and no window of one second holds more than `ratePerSecond` of them. IAM throttles with token
+ * buckets too, per API and account (aws-facts.md §2.1).
  */
 export class TokenBucket implements RateLimiter {
   readonly intervalMs: number;
-  #next = Number.NEGATIVE_INFINITY;
-  /** Calls taken so far, and how long they waited in all (ms): what the summary reports. */
+  #tokens: number;
+  #last: number;
+  #tail: Promise<void> = Promise.resolve();
+  /** Calls let through so far, and how long they waited in all (ms): what the summary reports. */
   taken = 0;
   waitedMs = 0;
 
@@ -31,18 +34,32 @@ export class TokenBucket implements RateLimiter {
     if (!Number.isInteger(burst) || burst < 1)
       throw new RangeError(`burst must be a whole number of at least 1, got ${burst}`);
     this.intervalMs = 1000 / ratePerSecond;
+    this.#tokens = burst;
+    this.#last = now();
   }
 
   take(): Promise<void> {
+    const asked = this.now();
+    const turn = this.#tail.then(() => this.#acquire(asked));
+    this.#tail = turn;
+    return turn;
+  }
+
+  #refill(): void {
     const now = this.now();
-    // The theoretical time of this call's token; it may run up to `burst - 1` intervals ahead of it.
-    const due = Math.max(this.#next, now);
-    this.#next = due + this.intervalMs;
-    const wait = due - now - (this.burst - 1) * this.intervalMs;
+    this.#tokens = Math.min(this.burst, this.#tokens + (now - this.#last) / this.intervalMs);
+    this.#last = now;
+  }
+
+  async #acquire(asked: number): Promise<void> {
+    this.#refill();
+    while (this.#tokens < 1) {
+      await this.sleep((1 - this.#tokens) * this.intervalMs);
+      this.#refill();
+    }
+    this.#tokens -= 1;
     this.taken++;
-    if (wait <= 0) return Promise.resolve();
-    this.waitedMs += wait;
-    return this.sleep(wait);
+    this.waitedMs += this.now() - asked;
   }
 }
 

@@ -54,18 +54,39 @@ describe('TokenBucket', () => {
     expect(bucket.taken).toBe(55);
   });
 
-  it('queues concurrent callers: each reserves the next token at once', async () => {
-    const t = 0;
-    const waits: number[] = [];
+  it('serves concurrent callers one after another, in call order', async () => {
+    const { bucket, now } = bucketOn(4);
+    const released: [number, number][] = [];
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => bucket.take().then(() => released.push([i, now()]))),
+    );
+    expect(released).toEqual([
+      [0, 0],
+      [1, 250],
+      [2, 500],
+      [3, 750],
+      [4, 1000],
+    ]);
+    expect(bucket.waitedMs).toBe(2500);
+  });
+
+  it('does not let calls catch up after a late timer: the next waits a full interval from the late one', async () => {
+    let t = 0;
     const bucket = new TokenBucket(
-      4,
+      10,
       1,
       () => t,
-      (ms) => (waits.push(ms), Promise.resolve()),
+      (ms) => {
+        t += ms + 30; // every timer fires 30 ms late
+        return Promise.resolve();
+      },
     );
-    await Promise.all(Array.from({ length: 5 }, () => bucket.take()));
-    expect(waits).toEqual([250, 500, 750, 1000]);
-    expect(bucket.waitedMs).toBe(2500);
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await bucket.take();
+      times.push(t);
+    }
+    expect(times).toEqual([0, 130, 260, 390]);
   });
 
   it('saves up at most `burst` tokens while idle', async () => {
