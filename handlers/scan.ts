@@ -10,7 +10,9 @@ import {
   runScan,
   ScanFailedError,
   scanFailed,
+  ssmCheckpointStore,
   ssmChecksStateStore,
+  type CheckpointStore,
   type ChecksStateStore,
   type ScanOptions,
   type ScanSummary,
@@ -54,9 +56,13 @@ function publishMetrics(metrics: Metrics, s: ScanSummary): void {
  * anything failed or a problem of severity error is left, so alarms fire.
  */
 export function createScanHandler(deps: ScanDeps) {
-  return middy(async (): Promise<ScanSummary> => {
+  return middy(async (_event: unknown, context: Context): Promise<ScanSummary> => {
     const composition = await deps.composition();
     const summary = await runScan(composition, {
+      // The deadline: the scan begins nothing new once the function is close to its timeout (docs/fleet.md).
+      ...(typeof context?.getRemainingTimeInMillis === 'function'
+        ? { remainingMs: () => context.getRemainingTimeInMillis() }
+        : {}),
       ...deps.options,
       log: deps.logger,
       ...(deps.rotationLambdaArn ? { rotationLambdaArn: deps.rotationLambdaArn } : {}),
@@ -105,6 +111,17 @@ function checksOption(): ScanOptions['checks'] {
   };
 }
 
+/** SCAN_CHECKPOINT_PARAMETER: the SSM parameter where a run keeps what it deferred, for the next run. */
+function checkpointOption(): CheckpointStore | undefined {
+  const name = env('SCAN_CHECKPOINT_PARAMETER');
+  if (!name) return undefined;
+  let store: CheckpointStore | undefined;
+  return {
+    load: async () => (store ??= ssmCheckpointStore(await ssmClient(), name)).load(),
+    save: async (c) => (store ??= ssmCheckpointStore(await ssmClient(), name)).save(c),
+  };
+}
+
 /**
  * REPORT_BUCKET and REPORT_PREFIX: the scan writes its key report there each run. A bad value is reported in each
  * summary (the rotations go on), not thrown at cold start.
@@ -123,6 +140,8 @@ async function ssmClient(): Promise<SSMClient> {
   return new SSMClient(clientSettings((await defaultComposition()).clients.setup));
 }
 
+const checkpoint = checkpointOption();
+
 export const handler = createScanEntry({
   composition: defaultComposition,
   logger,
@@ -130,5 +149,10 @@ export const handler = createScanEntry({
   rotationLambdaArn: env('ROTATION_LAMBDA_ARN'),
   notifyTopicArn: env('NOTIFY_TOPIC_ARN'),
   // The role may read only users on this path (serverless.yml's userPath): list only those.
-  options: { pathPrefix: env('IAM_USER_PATH') ?? '/', checks: checksOption(), report: reportOption() },
+  options: {
+    pathPrefix: env('IAM_USER_PATH') ?? '/',
+    checks: checksOption(),
+    report: reportOption(),
+    ...(checkpoint ? { checkpoint } : {}),
+  },
 });

@@ -55,8 +55,13 @@ export function compose(
   const clients = createAwsClients(aws);
   const secrets = new SecretsManagerStore(clients.secrets);
   const readSecret = cachedSecretReader(clients.secrets);
-  // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
-  const jenkinsClients = new JenkinsClients(readSecret, tuning.env);
+  const jenkinsClients = new JenkinsClients(
+    readSecret,
+    // A self-rotated key's Jenkins token may come from the environment (tokenEnv).
+    tuning.env,
+    // One gate per controller URL, shared by every key's client: a fleet's rotations queue rather than pile up.
+    config.fleet.jenkinsConcurrency,
+  );
   const jenkinsClient = (key: ManagedKey, target: ManagedKey['jenkins'][number]): Promise<JenkinsClient> =>
     jenkinsClients.client(target, key.policy.jenkinsTimeoutSeconds);
   // One IAM client pair per role (and external id): keys behind the same role share its cached credentials.

@@ -74,6 +74,8 @@ export class JenkinsClients {
   constructor(
     private readonly read: ReadSecret,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    /** Requests in flight to one controller at most, across every client made here (config fleet). */
+    private readonly maxConcurrent?: number,
   ) {}
 
   /** The target's token: from its secret, or, for a self-rotated key, from the variable `tokenEnv` names. */
@@ -104,7 +106,7 @@ export class JenkinsClients {
 
   async client(spec: JenkinsTargetSpec, timeoutSeconds: number): Promise<JenkinsClient> {
     const [token, ca] = await Promise.all([this.token(spec), this.caCertificates(spec)]);
-    return jenkinsClientFor(spec, token, timeoutSeconds, ca);
+    return jenkinsClientFor(spec, token, timeoutSeconds, ca, this.maxConcurrent);
   }
 }
 
@@ -123,9 +125,11 @@ export function jenkinsClientFor(
   token: string,
   timeoutSeconds: number,
   caCertificates: readonly string[] = [],
+  maxConcurrent?: number,
 ): JenkinsClient {
   return new JenkinsClient({
     ...(caCertificates.length ? { caCertificates } : {}),
+    ...(maxConcurrent ? { maxConcurrent } : {}),
     baseUrl: spec.url,
     auth:
       spec.authType === 'password'

@@ -282,6 +282,9 @@ async function handleApi(
     res,
   );
   const call = served.record;
+  // The latency knob: every AWS call answers this much later (the bench's "20 ms per call"). The call is recorded
+  // when it arrives, before the wait.
+  if (state.callLatencyMs > 0) await new Promise((r) => setTimeout(r, state.callLatencyMs).unref());
   if (!svc) {
     call.error = 'UnknownService';
     sendQueryError(res, 'iam', new AwsError('UnknownService', 'No such service', 400), requestId);

@@ -456,6 +456,8 @@ export interface AwsStateOptions {
   accountId?: string;
   region?: string;
   propagationDelayMs?: number;
+  /** Added to every AWS API call before it is handled (ms; default 0): a real endpoint's round trip. */
+  callLatencyMs?: number;
   /**
    * CA certificates (PEM) trusted, besides Node's, when the emulator fetches an OIDC issuer's keys over https:
    * the test CA of an HTTPS Jenkins emulator, say.
@@ -463,16 +465,25 @@ export interface AwsStateOptions {
   trustedCaPem?: string[];
 }
 
+const userKey = (accountId: string, userName: string) => `${accountId}\u0000${userName}`;
+
 /** All emulated AWS state. Times are emulated-clock epoch ms (`now()`), which tests can move forward. */
 export class AwsState {
   readonly defaultAccountId: string;
   readonly defaultRegion: string;
   propagationDelayMs: number;
+  /** See AwsStateOptions.callLatencyMs; may be changed while the emulator runs. */
+  callLatencyMs: number;
   /** See AwsStateOptions.trustedCaPem; may be added to while the emulator runs. */
   readonly trustedCaPem: string[];
   clockOffsetMs = 0;
   readonly accounts = new Map<string, AccountState>();
   readonly accessKeys = new Map<string, AccessKeyRecord>();
+  /**
+   * `accessKeys` by account and user, so that a user's keys are found without a scan of every key (the credential
+   * report of 5,000 users stays linear). `keysOf` checks each entry against `accessKeys`, which tests may edit.
+   */
+  readonly #keysByUser = new Map<string, Set<AccessKeyRecord>>();
   readonly sessions = new Map<string, SessionRecord>();
   readonly ecrTokens = new Map<string, EcrTokenRecord>();
   /** Keyed by repository ARN. */
@@ -506,6 +517,7 @@ export class AwsState {
     this.defaultAccountId = opts.accountId ?? '111122223333';
     this.defaultRegion = opts.region ?? 'us-east-1';
     this.propagationDelayMs = opts.propagationDelayMs ?? 0;
+    this.callLatencyMs = opts.callLatencyMs ?? 0;
     this.trustedCaPem = [...(opts.trustedCaPem ?? [])];
     this.account(this.defaultAccountId);
   }
@@ -846,6 +858,10 @@ export class AwsState {
       usableFrom: opts.established ? createDate : this.now() + this.propagationDelayMs,
     };
     this.accessKeys.set(key.accessKeyId, key);
+    const owner = userKey(key.accountId, key.userName);
+    let keys = this.#keysByUser.get(owner);
+    if (!keys) this.#keysByUser.set(owner, (keys = new Set()));
+    keys.add(key);
     this.keyEvent('create', key, null, key.status, opts.callSeq);
     return key;
   }
@@ -887,9 +903,13 @@ export class AwsState {
   }
 
   keysOf(accountId: string, userName: string): AccessKeyRecord[] {
-    return [...this.accessKeys.values()]
-      .filter((k) => k.accountId === accountId && k.userName === userName)
-      .sort((a, b) => a.createDate - b.createDate);
+    const indexed = this.#keysByUser.get(userKey(accountId, userName));
+    if (!indexed) return [];
+    const keys: AccessKeyRecord[] = [];
+    for (const k of indexed)
+      if (this.accessKeys.get(k.accessKeyId) === k) keys.push(k);
+      else indexed.delete(k); // deleted (through the API or by a test, straight from the map)
+    return keys.sort((a, b) => a.createDate - b.createDate);
   }
 
   /**

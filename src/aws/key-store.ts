@@ -2,9 +2,9 @@ import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
   type IAMClient,
-  ListAccessKeysCommand,
   ListUserTagsCommand,
   NoSuchEntityException,
+  paginateListAccessKeys,
   TagUserCommand,
   UntagUserCommand,
   UpdateAccessKeyCommand,
@@ -12,18 +12,10 @@ import {
 import type { AccessKeyMeta } from '../domain/keys';
 import type { KeyStore } from '../engine/ports';
 
-/** Every access key of a user, all pages; `send` may wrap each call (throttling backoff). */
-export async function listAccessKeys(
-  iam: IAMClient,
-  userName: string,
-  send: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
-): Promise<AccessKeyMeta[]> {
+/** Every access key of a user, all pages, through the SDK's own paginator. */
+export async function listAccessKeys(iam: IAMClient, userName: string): Promise<AccessKeyMeta[]> {
   const out: AccessKeyMeta[] = [];
-  let marker: string | undefined;
-  do {
-    const r = await send(() =>
-      iam.send(new ListAccessKeysCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) })),
-    );
+  for await (const r of paginateListAccessKeys({ client: iam }, { UserName: userName }))
     for (const k of r.AccessKeyMetadata ?? [])
       if (k.AccessKeyId && k.CreateDate)
         out.push({
@@ -31,8 +23,6 @@ export async function listAccessKeys(
           status: k.Status === 'Active' ? 'Active' : 'Inactive',
           createDate: k.CreateDate,
         });
-    marker = r.IsTruncated ? r.Marker : undefined;
-  } while (marker);
   return out;
 }
 

@@ -1,5 +1,5 @@
 import type { RotatorConfig } from '../config';
-import type { Inventory, SecretState } from '../scan';
+import type { Inventory, InventoryKey, SecretState } from '../scan';
 import { diagnoseKeys, dueDate, isDue } from '../scan';
 import { PLAIN, type Colors } from './colors';
 import { toCsv } from './csv';
@@ -81,6 +81,24 @@ const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null)
 export const needsAction = (p: ReportProblem): boolean =>
   p.severity === 'error' || p.kind === 'rotation-in-flight';
 
+/** What an audit key shows of a key as IAM (or its credential report) describes it. */
+function seen(
+  k: Pick<InventoryKey, 'status' | 'createDate' | 'ageDays' | 'lastUsedDate' | 'lastUsedService'>,
+  accessKeyId: string,
+  maxAgeDays: number,
+) {
+  return {
+    accessKeyId,
+    status: k.status,
+    createDate: k.createDate.toISOString(),
+    ageDays: k.ageDays,
+    lastUsedDate: iso(k.lastUsedDate),
+    lastUsedService: k.lastUsedService ?? null,
+    maxAgeDays,
+    stale: k.status === 'Active' && isDue(k.ageDays, maxAgeDays),
+  };
+}
+
 /** The audit from an inventory and the managed keys' secret states (pure). */
 export function buildAudit(
   inventory: Inventory,
@@ -99,25 +117,27 @@ export function buildAudit(
       arn: u.arn,
       managed: managed !== undefined,
       managedKey: managed?.name ?? null,
-      keys: u.keys.map((k): AuditKey => {
-        const active = k.status === 'Active';
-        return {
-          accessKeyId: k.accessKeyId,
-          status: k.status,
-          createDate: k.createDate.toISOString(),
-          ageDays: k.ageDays,
-          lastUsedDate: iso(k.lastUsedDate),
-          lastUsedService: k.lastUsedService ?? null,
-          maxAgeDays: policy.maxAgeDays,
-          rotationDue: managed && active ? dueDate(k.createDate, policy.maxAgeDays).toISOString() : null,
-          stale: active && isDue(k.ageDays, policy.maxAgeDays),
-          deactivatedAt: iso(k.deactivatedAt),
-          deletionDue:
-            managed && !active && k.deactivatedAt
-              ? new Date(k.deactivatedAt.getTime() + policy.deleteAfterDays * DAY_MS).toISOString()
-              : null,
-        };
-      }),
+      keys: [
+        ...u.keys.map((k): AuditKey => {
+          const active = k.status === 'Active';
+          return {
+            ...seen(k, k.accessKeyId, policy.maxAgeDays),
+            rotationDue: managed && active ? dueDate(k.createDate, policy.maxAgeDays).toISOString() : null,
+            deactivatedAt: iso(k.deactivatedAt),
+            deletionDue:
+              managed && !active && k.deactivatedAt
+                ? new Date(k.deactivatedAt.getTime() + policy.deleteAfterDays * DAY_MS).toISOString()
+                : null,
+          };
+        }),
+        // Seen only in the credential report (the scan's audit of unmanaged users): no id, its slot names it.
+        ...(u.reportedKeys ?? []).map((k): AuditKey => ({
+          ...seen(k, `(key ${k.slot}, credential report)`, policy.maxAgeDays),
+          rotationDue: null,
+          deactivatedAt: null,
+          deletionDue: null,
+        })),
+      ],
     };
   });
   const keys = users.flatMap((u) => u.keys.map((k) => ({ u, k })));

@@ -6,6 +6,7 @@ import { compose, type Composition } from '../compose';
 import {
   CONFIG_PATH_VARIABLE,
   DEFAULT_CHECKS,
+  DEFAULT_FLEET,
   DEFAULT_POLICY,
   loadConfigFile,
   type RotatorConfig,
@@ -68,6 +69,7 @@ export async function loadConfigOrEmpty(
           defaults: DEFAULT_POLICY,
           notifications: {},
           checks: DEFAULT_CHECKS,
+          fleet: DEFAULT_FLEET,
           keys: [],
         },
       };

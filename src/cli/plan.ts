@@ -126,7 +126,7 @@ export function buildPlanReport(
       action: 'report',
       key: null,
       user: u.user,
-      accessKeyId: u.accessKeyId,
+      accessKeyId: u.accessKeyId ?? null,
       ageDays: u.ageDays,
       reason: `unmanaged, ${u.ageDays} days old${u.lastUsedDate ? `, last used ${u.lastUsedDate.slice(0, 10)}` : ', never used'}: reported, never touched`,
     });

@@ -116,6 +116,17 @@ export interface RotatorConfig {
     /** How often the scheduled scan runs the checks (default daily; 0: never). */
     readonly everyHours: number;
   };
+  /** How hard the scheduled scan may push IAM and Jenkins over a large fleet (docs/fleet.md). */
+  readonly fleet: {
+    /** Every IAM call of the scan waits for a token of this bucket (calls per second, 1 saved up). */
+    readonly iamCallsPerSecond: number;
+    /** At most this many rotations started per run; the rest are deferred to the next run. */
+    readonly maxRotationsPerRun: number;
+    /** At most this many requests in flight to one Jenkins controller (by URL) from one function. */
+    readonly jenkinsConcurrency: number;
+    /** The scan starts nothing new once the Lambda has less than this left, and saves where it stopped. */
+    readonly deadlineReserveSeconds: number;
+  };
   readonly keys: readonly ManagedKey[];
 }
 
@@ -130,6 +141,18 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
 });
 
 export const DEFAULT_CHECKS: RotatorConfig['checks'] = Object.freeze({ unusedKeyDays: 30, everyHours: 24 });
+
+/**
+ * IAM publishes no request rates and throttles with token buckets per API and account (aws-facts.md §2.1); 10 calls
+ * a second leaves room for everything else in the account. A daily run of 100 rotations drains 1,000 due keys in
+ * ten days while the rotate function's reserved concurrency keeps them from running all at once.
+ */
+export const DEFAULT_FLEET: RotatorConfig['fleet'] = Object.freeze({
+  iamCallsPerSecond: 10,
+  maxRotationsPerRun: 100,
+  jenkinsConcurrency: 4,
+  deadlineReserveSeconds: 60,
+});
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:([A-Za-z0-9/_+=.@-]{1,512})$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
@@ -392,6 +415,15 @@ const rawConfigSchema = z.strictObject({
         .default(24),
     })
     .default(DEFAULT_CHECKS),
+  fleet: z
+    .strictObject({
+      iamCallsPerSecond: z.number().min(0.1).max(100).default(DEFAULT_FLEET.iamCallsPerSecond),
+      maxRotationsPerRun: z.int().min(1).max(10_000).default(DEFAULT_FLEET.maxRotationsPerRun),
+      jenkinsConcurrency: z.int().min(1).max(64).default(DEFAULT_FLEET.jenkinsConcurrency),
+      // Lambda's ceiling is 900 s; the scan needs some time left to report.
+      deadlineReserveSeconds: z.int().min(10).max(600).default(DEFAULT_FLEET.deadlineReserveSeconds),
+    })
+    .default(DEFAULT_FLEET),
   keys: z.array(managedKeySchema).min(1, 'needs at least one managed key'),
 });
 
@@ -507,6 +539,7 @@ function normalise(raw: RawConfig, ctx: z.RefinementCtx<RawConfig>): RotatorConf
     defaults,
     notifications: raw.notifications,
     checks: raw.checks,
+    fleet: raw.fleet,
     keys: entries.map((e) => e.key),
   };
 }

@@ -16,6 +16,7 @@ export const STACK_PARAMS = [
   'reportBucket',
   'reportPrefix',
   'sourceMaps',
+  'rotateReservedConcurrency',
 ] as const;
 export type StackParamName = (typeof STACK_PARAMS)[number];
 

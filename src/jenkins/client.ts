@@ -13,6 +13,8 @@ import type {
   StoreRef,
 } from './types';
 
+import { controllerGate } from './limit';
+
 const optionsSchema = z.object({
   // No user:pass@ (axios would send it instead of our header) and no query or fragment.
   baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u) && !/[?#]/.test(u)),
@@ -23,6 +25,7 @@ const optionsSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
   retries: z.number().int().min(0).max(10).optional(),
   caCertificates: z.array(z.string().includes('-----BEGIN CERTIFICATE-----')).optional(),
+  maxConcurrent: z.number().int().min(1).max(1000).optional(),
 });
 
 /** createCredentials' JSON answer in form mode (credentials ≥ 1488). */
@@ -129,6 +132,7 @@ export class JenkinsClient {
       timeoutMs: opts.timeoutMs ?? 10_000,
       retries: opts.retries ?? 2,
       ...(opts.caCertificates ? { caCertificates: opts.caCertificates } : {}),
+      ...(opts.maxConcurrent ? { gate: controllerGate(opts.baseUrl, opts.maxConcurrent) } : {}),
     });
   }
 

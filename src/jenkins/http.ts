@@ -11,6 +11,7 @@ import {
   type HeaderBag,
 } from './errors';
 import { describeTlsFailure, inspectTls, isTlsErrorCode, trustedCas, type TlsInspection } from './tls';
+import type { ConcurrencyGate } from './limit';
 import type { JenkinsAuth } from './types';
 
 /**
@@ -66,6 +67,8 @@ export interface JenkinsHttpOptions {
   backoff?: { baseMs: number; maxMs: number; maxRetryAfterMs: number };
   /** Extra CA certificates (PEM) trusted for this controller, in addition to the public roots. */
   caCertificates?: readonly string[];
+  /** The controller's shared concurrency limit: each attempt holds a slot while it is on the wire. */
+  gate?: ConcurrencyGate;
 }
 
 export const XML_CONTENT_TYPE = 'application/xml; charset=utf-8';
@@ -112,6 +115,7 @@ export class JenkinsHttp {
   readonly #base: URL;
   readonly #ca: readonly string[] | undefined;
   readonly #extraCas: number;
+  readonly #gate: ConcurrencyGate | undefined;
 
   constructor(opts: JenkinsHttpOptions) {
     const secret = 'apiToken' in opts.auth ? opts.auth.apiToken : opts.auth.password;
@@ -125,6 +129,7 @@ export class JenkinsHttp {
     this.#backoff = opts.backoff ?? { baseMs: 300, maxMs: 3000, maxRetryAfterMs: 5000 };
     this.#base = new URL(opts.baseUrl);
     this.#extraCas = opts.caCertificates?.length ?? 0;
+    this.#gate = opts.gate;
     this.#ca = trustedCas(opts.caCertificates ?? []);
     // This controller's own connection pool, trusting the public roots plus its configured CAs (and only this
     // client: nothing process-wide changes). Keep-alive as Node's global agent does.
@@ -189,7 +194,8 @@ export class JenkinsHttp {
         headers['Cookie'] = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
       }
     }
-    const sent = await this.#send(req, headers);
+    const gate = this.#gate;
+    const sent = await (gate ? gate.run(() => this.#send(req, headers)) : this.#send(req, headers));
     if (!sent.ok) return sent;
     const { res } = sent;
     if (this.#usesCrumb) this.#absorbCookies(res.headers);

@@ -20,6 +20,11 @@ export interface JenkinsClientOptions {
    * private CA. There is no option to turn verification off.
    */
   caCertificates?: readonly string[];
+  /**
+   * At most this many requests in flight to this controller from the whole process, shared by every client of the
+   * same controller URL (src/jenkins/limit.ts). Default: no limit.
+   */
+  maxConcurrent?: number;
 }
 
 /** The two credential classes that can carry an AWS key pair (jenkins-api.md §6.1, §6.2). */

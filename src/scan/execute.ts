@@ -6,6 +6,7 @@ import { isDue, rollbackNote } from './plan';
 import type { KeyProblem } from './problems';
 import type { StartResult } from './secret-state';
 import type {
+  DeferredEntry,
   DeleteAction,
   DeletedEntry,
   FailEntry,
@@ -36,6 +37,8 @@ export interface ActionPorts {
 }
 
 export interface ExecutionResult {
+  /** Actions not carried out this run (the run's deadline, or its rotation limit), for the next run. */
+  deferred: DeferredEntry[];
   repaired: RepairedEntry[];
   /** Problems whose repair failed (each also a failure) or was left to an invocation that runs it right now. */
   unrepaired: KeyProblem[];
@@ -51,8 +54,22 @@ export interface ExecutionResult {
  * the clean-up and the rotations, every action confirmed against a fresh ListAccessKeys first; one failure never
  * stops the others. Clean-up runs before rotations, so a deleted key frees its slot before createSecret needs one.
  */
-export async function executePlan(plan: ScanPlan, ports: ActionPorts): Promise<ExecutionResult> {
+export interface ExecuteOptions {
+  /**
+   * Asked before each action: a reason to stop (the Lambda's deadline is near) or undefined to go on. Once it
+   * gives one, that action and every one after it are deferred, none begun: each action is either done or not
+   * started.
+   */
+  stop?: () => string | undefined;
+}
+
+export async function executePlan(
+  plan: ScanPlan,
+  ports: ActionPorts,
+  opts: ExecuteOptions = {},
+): Promise<ExecutionResult> {
   const out: ExecutionResult = {
+    deferred: [],
     repaired: [],
     unrepaired: [],
     started: [],
@@ -61,20 +78,35 @@ export async function executePlan(plan: ScanPlan, ports: ActionPorts): Promise<E
     failed: [],
     inProgress: [],
   };
-  for (const a of plan.repair) await repair(a, ports, out);
-  for (const a of plan.untag) await removeOrphanTag(a, ports, out);
+  let stopped: string | undefined;
+  const go = (action: DeferredEntry['action'], key: string, accessKeyId?: string): boolean => {
+    stopped ??= opts.stop?.();
+    if (stopped === undefined) return true;
+    out.deferred.push({ key, action, ...(accessKeyId ? { accessKeyId } : {}), reason: stopped });
+    return false;
+  };
+  for (const a of plan.repair)
+    if (go(a.repair === 'finish' ? 'finish' : 'abandon', a.key, a.problem.accessKeyId))
+      await repair(a, ports, out);
+  for (const a of plan.untag) if (go('untag', a.key, a.accessKeyId)) await removeOrphanTag(a, ports, out);
   for (const a of plan.delete)
-    await deleteKey(a, ports, out).catch((err: unknown) =>
-      out.failed.push({ key: a.key, accessKeyId: a.accessKeyId, reason: `delete failed: ${messageOf(err)}` }),
-    );
+    if (go('delete', a.key, a.accessKeyId))
+      await deleteKey(a, ports, out).catch((err: unknown) =>
+        out.failed.push({
+          key: a.key,
+          accessKeyId: a.accessKeyId,
+          reason: `delete failed: ${messageOf(err)}`,
+        }),
+      );
   for (const a of plan.rotate)
-    await rotate(a, ports, out).catch((err: unknown) =>
-      out.failed.push({
-        key: a.key,
-        accessKeyId: a.accessKeyId,
-        reason: `${a.ageDays} days old and due, but the rotation could not start: ${messageOf(err)}`,
-      }),
-    );
+    if (go('rotate', a.key, a.accessKeyId))
+      await rotate(a, ports, out).catch((err: unknown) =>
+        out.failed.push({
+          key: a.key,
+          accessKeyId: a.accessKeyId,
+          reason: `${a.ageDays} days old and due, but the rotation could not start: ${messageOf(err)}`,
+        }),
+      );
   return out;
 }
 

@@ -1,4 +1,3 @@
-import { listAccessKeys } from '../aws/key-store';
 import {
   CredentialReportExpiredException,
   CredentialReportNotPresentException,
@@ -8,13 +7,12 @@ import {
   GetCredentialReportCommand,
   GetUserCommand,
   type IAMClient,
-  ListUsersCommand,
-  ListUserTagsCommand,
   NoSuchEntityException,
+  paginateListUsers,
+  paginateListUserTags,
 } from '@aws-sdk/client-iam';
+import { listAccessKeys } from '../aws/key-store';
 import type { AccessKeyMeta } from '../domain/keys';
-import type { Clock } from '../engine/ports';
-import { withBackoff } from './limit';
 
 export interface IamUserRef {
   userName: string;
@@ -37,17 +35,21 @@ export interface IamReader {
   userTags(userName: string): Promise<Record<string, string>>;
 }
 
-/** IamReader over an IAMClient; each call waits out throttling (see `withBackoff`). */
-export function sdkIamReader(iam: IAMClient, clock: Clock): IamReader {
-  const send = <T>(fn: () => Promise<T>) => withBackoff(fn, clock);
+/**
+ * IamReader over an IAMClient. Paging is the SDK's own paginators (which follow `IsTruncated`/`Marker`: IAM may
+ * return fewer items than asked even when more follow), and throttling is the client's own retry strategy (the
+ * scan's client uses the SDK's adaptive mode: see src/scan/rate.ts), not a loop stacked on top of it.
+ */
+export function sdkIamReader(iam: IAMClient): IamReader {
+  const page = { client: iam, pageSize: 1000 };
   return {
     async generateCredentialReport() {
-      const r = await send(() => iam.send(new GenerateCredentialReportCommand({})));
+      const r = await iam.send(new GenerateCredentialReportCommand({}));
       return r.State ?? 'STARTED';
     },
     async getCredentialReport() {
       try {
-        const r = await send(() => iam.send(new GetCredentialReportCommand({})));
+        const r = await iam.send(new GetCredentialReportCommand({}));
         if (!r.Content || !r.GeneratedTime) return { missing: 'not-present' };
         return { generatedAt: r.GeneratedTime, csv: Buffer.from(r.Content).toString('utf8') };
       } catch (err) {
@@ -59,27 +61,14 @@ export function sdkIamReader(iam: IAMClient, clock: Clock): IamReader {
     },
     async listUsers(pathPrefix) {
       const out: IamUserRef[] = [];
-      let marker: string | undefined;
-      do {
-        const r = await send(() =>
-          iam.send(
-            new ListUsersCommand({
-              PathPrefix: pathPrefix,
-              MaxItems: 1000,
-              ...(marker ? { Marker: marker } : {}),
-            }),
-          ),
-        );
+      for await (const r of paginateListUsers(page, { PathPrefix: pathPrefix }))
         for (const u of r.Users ?? [])
           if (u.UserName && u.Arn) out.push({ userName: u.UserName, path: u.Path ?? '/', arn: u.Arn });
-        // IAM may return fewer items than asked even when more follow: only IsTruncated ends the loop.
-        marker = r.IsTruncated ? r.Marker : undefined;
-      } while (marker);
       return out;
     },
     async getUser(userName) {
       try {
-        const r = await send(() => iam.send(new GetUserCommand({ UserName: userName })));
+        const r = await iam.send(new GetUserCommand({ UserName: userName }));
         const u = r.User;
         return u?.UserName && u.Arn ? { userName: u.UserName, path: u.Path ?? '/', arn: u.Arn } : undefined;
       } catch (err) {
@@ -87,9 +76,9 @@ export function sdkIamReader(iam: IAMClient, clock: Clock): IamReader {
         throw err;
       }
     },
-    listAccessKeys: (userName) => listAccessKeys(iam, userName, send),
+    listAccessKeys: (userName) => listAccessKeys(iam, userName),
     async lastUsed(accessKeyId) {
-      const r = await send(() => iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId })));
+      const r = await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }));
       const u = r.AccessKeyLastUsed;
       return {
         ...(u?.LastUsedDate ? { date: u.LastUsedDate } : {}),
@@ -98,14 +87,8 @@ export function sdkIamReader(iam: IAMClient, clock: Clock): IamReader {
     },
     async userTags(userName) {
       const out: Record<string, string> = {};
-      let marker: string | undefined;
-      do {
-        const r = await send(() =>
-          iam.send(new ListUserTagsCommand({ UserName: userName, ...(marker ? { Marker: marker } : {}) })),
-        );
+      for await (const r of paginateListUserTags({ client: iam }, { UserName: userName }))
         for (const t of r.Tags ?? []) if (t.Key) out[t.Key] = t.Value ?? '';
-        marker = r.IsTruncated ? r.Marker : undefined;
-      } while (marker);
       return out;
     },
   };

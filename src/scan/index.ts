@@ -18,3 +18,12 @@ export {
   type ChecksStateStore,
   type ScanChecks,
 } from './checks';
+export {
+  checkpointValue,
+  parseCheckpoint,
+  resumeOrder,
+  ssmCheckpointStore,
+  type CheckpointStore,
+  type ScanCheckpoint,
+} from './checkpoint';
+export { rateLimit, TokenBucket, type RateLimiter } from './rate';

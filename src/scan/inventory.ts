@@ -14,7 +14,15 @@ import {
 } from './credential-report';
 import type { IamReader, IamUserRef } from './iam-reader';
 import { mapLimit } from './limit';
-import type { Inventory, InventoryKey, InventoryProblem, InventorySource, InventoryUser } from './types';
+import type {
+  Inventory,
+  InventoryKey,
+  InventoryProblem,
+  InventorySource,
+  InventoryUser,
+  ReportedKey,
+  SecretState,
+} from './types';
 
 export interface InventoryOptions {
   /** `auto` (default): the credential report when it is fresh enough, else ListUsers; or force one of them. */
@@ -27,6 +35,25 @@ export interface InventoryOptions {
   pathPrefix?: string;
   /** IAM calls in flight at once. Default 4. */
   concurrency?: number;
+  /**
+   * How the keys of unmanaged users are read when the credential report is used. `list` (default): ListAccessKeys
+   * for each user the report shows with a key, so every key has its id (audit, the key report). `report`: from the
+   * report's own columns (status, creation, last use), without a call: the report carries no key ids, so those keys
+   * are in `InventoryUser.reportedKeys`. The scan uses `report`: its cost is then independent of unmanaged users.
+   */
+  unmanagedKeys?: 'list' | 'report';
+  /**
+   * GetAccessKeyLastUsed where the credential report does not say: for `all` keys (default), or only where a
+   * decision needs it (`needed`: managed keys, for the clean-up and the checks; never unmanaged keys, which are
+   * only reported).
+   */
+  lastUsed?: 'all' | 'needed';
+  /**
+   * The managed keys' secret states, read first. A managed user whose only key is its secret's AWSCURRENT key,
+   * active, with no rotation in flight, then gets no ListUserTags: nothing this tool's tags hold (attempts,
+   * deactivations, keyless) can change a decision about it. Undefined: every managed user's tags are read.
+   */
+  secretStates?: readonly SecretState[];
 }
 
 export interface InventoryPorts {
@@ -63,9 +90,12 @@ export function parseIsoDate(value: string | undefined): Date | undefined {
 
 /**
  * The keys of the rotator's account and of every managed user (aws-facts.md §2.2): the account's users come from
- * the IAM credential report when it is fresh enough, else from ListUsers; a user's key ids always come from
- * ListAccessKeys, which is authoritative. Managed users are read directly (keys, last use, this tool's tags),
- * wherever they live. What cannot be read is listed in `problems` rather than failing the whole inventory.
+ * the IAM credential report when it is fresh enough, else from ListUsers. Managed users are read directly
+ * (ListAccessKeys, which is authoritative; last use from the report or GetAccessKeyLastUsed; this tool's tags when
+ * they can matter, see `secretStates`), wherever they live. Unmanaged users' keys come from ListAccessKeys, or from
+ * the report's own columns (`unmanagedKeys: 'report'`). With a fresh report, the scan's options and managed users
+ * at rest, that is 1 IAM call + 1 per managed user, whatever the number of unmanaged users. What cannot be read
+ * is listed in `problems` rather than failing the whole inventory.
  */
 export async function takeInventory(
   config: RotatorConfig,
@@ -101,23 +131,31 @@ export async function takeInventory(
     ...(used.service ? { lastUsedService: used.service } : {}),
   });
 
+  // Keys with their last use: from the report's slot matched by creation time, else GetAccessKeyLastUsed (or
+  // nothing, when `lookUp` says no decision needs it).
+  const withLastUse = (
+    reader: IamReader,
+    keys: AccessKeyMeta[],
+    slots: ReportKeySlot[] | undefined,
+    lookUp: boolean,
+  ) => {
+    const fromReport = slots ? matchSlots(keys, slots) : new Map<string, ReportKeySlot>();
+    return mapLimit(keys, 1, async (k) => {
+      const slot = fromReport.get(k.accessKeyId);
+      if (slot) return toKey(k, slotUse(slot));
+      return toKey(k, lookUp ? await reader.lastUsed(k.accessKeyId) : {});
+    });
+  };
+
   const unmanaged = found.users.filter((u) => !managedHere(u.ref.userName));
   const others = await mapLimit(unmanaged, concurrency, async ({ ref, slots }) => {
     // The report says this user has no key: nothing to list (the report can be hours old; see README).
     if (slots && !slots.some(slotHasKey)) return userOf(ref, accountId, []);
+    if (slots && opts.unmanagedKeys === 'report')
+      return { ...userOf(ref, accountId, []), reportedKeys: reportedKeysOf(slots, now) };
     try {
       const keys = await ports.own.listAccessKeys(ref.userName);
-      const fromReport = slots ? matchSlots(keys, slots) : new Map<string, ReportKeySlot>();
-      const withUse = await mapLimit(keys, 1, async (k) => {
-        const slot = fromReport.get(k.accessKeyId);
-        if (slot)
-          return toKey(k, {
-            ...(slot.lastUsedDate ? { date: slot.lastUsedDate } : {}),
-            ...(slot.lastUsedService ? { service: slot.lastUsedService } : {}),
-          });
-        return toKey(k, await ports.own.lastUsed(k.accessKeyId));
-      });
-      return userOf(ref, accountId, withUse);
+      return userOf(ref, accountId, await withLastUse(ports.own, keys, slots, opts.lastUsed !== 'needed'));
     } catch (err) {
       problems.push({
         user: ref.userName,
@@ -133,8 +171,8 @@ export async function takeInventory(
     const home = homeOf(k);
     try {
       const discovered =
-        home === accountId ? found.users.find((u) => sameName(u.ref.userName, k.iamUser))?.ref : undefined;
-      const ref = discovered ?? (await reader.getUser(k.iamUser));
+        home === accountId ? found.users.find((u) => sameName(u.ref.userName, k.iamUser)) : undefined;
+      const ref = discovered?.ref ?? (await reader.getUser(k.iamUser));
       if (!ref) {
         problems.push({
           key: k.name,
@@ -147,17 +185,20 @@ export async function takeInventory(
       // Keys before tags, as the engine reads them: an attempt tags the user before it creates a key, so a key
       // seen here has its attempt record seen next (and is not mistaken for a second active key).
       const keys = await reader.listAccessKeys(ref.userName);
-      const tags = await reader.userTags(ref.userName);
+      const readTags =
+        !opts.secretStates ||
+        tagsMatter(
+          keys,
+          opts.secretStates.find((s) => s.key === k.name),
+        );
+      const tags = readTags ? await reader.userTags(ref.userName) : {};
       const deactivationTags: Record<string, string> = {};
       for (const [tag, value] of Object.entries(tags))
         if (tag.startsWith(DEACTIVATED_PREFIX))
           deactivationTags[tag.slice(DEACTIVATED_PREFIX.length)] = value;
-      const withUse = await mapLimit(keys, 1, async (key) => {
+      const withUse = (await withLastUse(reader, keys, discovered?.slots, true)).map((key) => {
         const deactivatedAt = parseIsoDate(deactivationTags[key.accessKeyId]);
-        return {
-          ...toKey(key, await reader.lastUsed(key.accessKeyId)),
-          ...(deactivatedAt ? { deactivatedAt } : {}),
-        };
+        return { ...key, ...(deactivatedAt ? { deactivatedAt } : {}) };
       });
       return {
         ...userOf(ref, home, withUse),
@@ -165,6 +206,7 @@ export async function takeInventory(
         deactivationTags,
         attempts: parseAttempts(tags),
         ...(keylessSince(tags) ? { keylessSince: keylessSince(tags) } : {}),
+        ...(readTags ? {} : { tagsNotRead: true as const }),
       };
     } catch (err) {
       problems.push({
@@ -193,6 +235,42 @@ export async function takeInventory(
 
 function userOf(ref: IamUserRef, accountId: string, keys: InventoryKey[]): InventoryUser {
   return { userName: ref.userName, path: ref.path, arn: ref.arn, accountId, keys };
+}
+
+const slotUse = (slot: ReportKeySlot): { date?: Date; service?: string } => ({
+  ...(slot.lastUsedDate ? { date: slot.lastUsedDate } : {}),
+  ...(slot.lastUsedService ? { service: slot.lastUsedService } : {}),
+});
+
+/** An unmanaged user's keys as the credential report describes them (no ids: the report has none). */
+function reportedKeysOf(slots: readonly ReportKeySlot[], now: Date): ReportedKey[] {
+  return slots.flatMap((s, i): ReportedKey[] =>
+    s.lastRotated
+      ? [
+          {
+            slot: i + 1,
+            status: s.active ? 'Active' : 'Inactive',
+            createDate: s.lastRotated,
+            ageDays: ageInDays(s.lastRotated, now),
+            ...(s.lastUsedDate ? { lastUsedDate: s.lastUsedDate } : {}),
+            ...(s.lastUsedService ? { lastUsedService: s.lastUsedService } : {}),
+          },
+        ]
+      : [],
+  );
+}
+
+/**
+ * Whether a managed user's tags can change a decision: always, unless its only key is its secret's AWSCURRENT key,
+ * active, with no rotation in flight (then there is no attempt to account for, no deactivated key to clean up, and
+ * a keyless user's retired key would be inactive or gone). Read with the secret's state, which is read first.
+ */
+export function tagsMatter(keys: readonly AccessKeyMeta[], state: SecretState | undefined): boolean {
+  if (!state || state.error !== undefined || state.pending) return true;
+  const [only, ...more] = keys;
+  return (
+    !only || more.length > 0 || only.accessKeyId !== state.currentAccessKeyId || only.status !== 'Active'
+  );
 }
 
 /**

@@ -33,6 +33,7 @@ export function snsMessage(summary: ScanSummary): string {
     const short = JSON.stringify({
       ...summary,
       skipped: summary.skipped.slice(0, keep),
+      deferred: summary.deferred.slice(0, keep),
       unmanagedStale: summary.unmanagedStale.slice(0, keep),
       truncated: `lists shortened to ${keep} entries; the counts and the function's log line are complete`,
     });

@@ -152,6 +152,15 @@ export function planScan(
           ageDays: k.ageDays,
           ...(k.lastUsedDate ? { lastUsedDate: iso(k.lastUsedDate) } : {}),
         });
+    for (const k of u.reportedKeys ?? [])
+      if (k.status === 'Active' && isDue(k.ageDays, maxAge))
+        plan.unmanagedStale.push({
+          user: u.userName,
+          accountId: u.accountId,
+          keySlot: k.slot,
+          ageDays: k.ageDays,
+          ...(k.lastUsedDate ? { lastUsedDate: iso(k.lastUsedDate) } : {}),
+        });
   }
   return plan;
 }

@@ -2,7 +2,7 @@ import { RotationError } from '../domain/errors';
 import type { ScanChecks } from './checks';
 import type { ExecutionResult } from './execute';
 import { bySeverity } from './problems';
-import type { Inventory, ReportUpload, ScanPlan, ScanSummary } from './types';
+import type { FleetSummary, Inventory, ReportUpload, ScanPlan, ScanSummary } from './types';
 
 /** Joins what was decided and what was done into the one summary of a scan. */
 export function summarize(
@@ -13,6 +13,7 @@ export function summarize(
   finishedAt: Date,
   checks?: ScanChecks,
   report?: ReportUpload,
+  fleet?: FleetSummary,
 ): ScanSummary {
   const inProgress = [...plan.inProgress, ...done.inProgress];
   const summary: Omit<ScanSummary, 'counts'> = {
@@ -30,6 +31,7 @@ export function summarize(
     },
     rotated: plan.rotated,
     started: done.started,
+    deferred: done.deferred,
     repaired: done.repaired,
     skipped: [...plan.skipped, ...done.skipped],
     failed: [...plan.failed, ...done.failed],
@@ -40,6 +42,7 @@ export function summarize(
     problems: [...plan.problems, ...done.unrepaired].sort(bySeverity),
     ...(checks ? { checks } : {}),
     ...(report ? { report } : {}),
+    ...(fleet ? { fleet } : {}),
     notifications: [],
   };
   return { ...summary, counts: countsOf(summary) };
@@ -49,6 +52,7 @@ export function countsOf(s: Omit<ScanSummary, 'counts'>): ScanSummary['counts'] 
   return {
     rotated: s.rotated.length,
     started: s.started.length,
+    deferred: s.deferred.length,
     skipped: s.skipped.length,
     failed: s.failed.length,
     deleted: s.deleted.length,
@@ -145,6 +149,16 @@ export function summaryText(s: ScanSummary): string {
     s.started,
     (x) => `${x.key}: key ${x.accessKeyId}, ${x.ageDays} days old${x.warning ? ` (${x.warning})` : ''}`,
   );
+  // One line per reason: a run over a fleet can defer hundreds of rotations for the same one.
+  const byReason = new Map<string, string[]>();
+  for (const d of s.deferred)
+    byReason.set(d.reason, [...(byReason.get(d.reason) ?? []), `${d.key} (${d.action})`]);
+  section(
+    'Deferred to the next run',
+    [...byReason],
+    ([reason, keys]) =>
+      `${keys.length}: ${reason}: ${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ` and ${keys.length - 10} more` : ''}`,
+  );
   section('Rotated', s.rotated, (x) => `${x.key}: now ${x.accessKeyId ?? '?'} (${x.at})`);
   section(
     'In progress',
@@ -161,7 +175,8 @@ export function summaryText(s: ScanSummary): string {
   section(
     'Unmanaged keys past the max age',
     s.unmanagedStale,
-    (x) => `${x.user}: ${x.accessKeyId}, ${x.ageDays} days`,
+    (x) =>
+      `${x.user}: ${x.accessKeyId ?? `access key ${x.keySlot ?? '?'} (credential report)`}, ${x.ageDays} days`,
   );
   return lines.join('\n');
 }

@@ -33,6 +33,27 @@ export interface InventoryUser {
   attempts?: Attempt[];
   /** Managed users only: the key went keyless then (`keyless apply --retire-key`, tag key-rotator:keyless). */
   keylessSince?: Date;
+  /**
+   * Managed users only: this tool's tags were not read, because they could not change a decision (the user's only
+   * key is its AWSCURRENT key, active, no rotation in flight): `attempts` and `deactivationTags` are then empty.
+   */
+  tagsNotRead?: true;
+  /**
+   * Unmanaged users, when the scan audits them from the credential report without listing (`unmanagedKeys:
+   * 'report'`): their keys as the report's columns describe them. `keys` is then empty.
+   */
+  reportedKeys?: ReportedKey[];
+}
+
+/** A key seen only in the credential report, which has no key ids: its slot (1 or 2) names it. */
+export interface ReportedKey {
+  slot: number;
+  status: 'Active' | 'Inactive';
+  /** The report's `access_key_N_last_rotated`: when the key was created or last changed. */
+  createDate: Date;
+  ageDays: number;
+  lastUsedDate?: Date;
+  lastUsedService?: string;
 }
 
 export type InventorySource = 'credential-report' | 'list';
@@ -171,6 +192,14 @@ export interface FailEntry {
   accessKeyId?: string;
 }
 
+/** An action the scan did not take this run, and why: the next run decides again (docs/fleet.md). */
+export interface DeferredEntry {
+  key: string;
+  action: 'rotate' | 'finish' | 'abandon' | 'delete' | 'untag';
+  accessKeyId?: string;
+  reason: string;
+}
+
 export interface InProgressEntry {
   key: string;
   secretId: string;
@@ -183,7 +212,9 @@ export interface InProgressEntry {
 export interface UnmanagedStaleEntry {
   user: string;
   accountId: string;
-  accessKeyId: string;
+  /** The key's id; absent when it was seen only in the credential report, whose slot `keySlot` names it. */
+  accessKeyId?: string;
+  keySlot?: number;
   ageDays: number;
   lastUsedDate?: string;
 }
@@ -269,6 +300,11 @@ export interface ScanSummary {
   };
   rotated: RotatedEntry[];
   started: StartedEntry[];
+  /**
+   * What this run left for the next one, and why: rotations past `fleet.maxRotationsPerRun`, and every action not
+   * begun once the Lambda's deadline was near. None is half-done.
+   */
+  deferred: DeferredEntry[];
   /** Problems the scan repaired by itself this run. */
   repaired: RepairedEntry[];
   skipped: SkipEntry[];
@@ -293,11 +329,14 @@ export interface ScanSummary {
    * here and in the notification; it never fails the scan.
    */
   report?: ReportUpload;
+  /** How the run paced itself (docs/fleet.md). */
+  fleet?: FleetSummary;
   /** Filled in by the caller that sends notifications (the scan handler). */
   notifications: NotificationResult[];
   counts: {
     rotated: number;
     started: number;
+    deferred: number;
     skipped: number;
     failed: number;
     deleted: number;
@@ -309,4 +348,20 @@ export interface ScanSummary {
     /** Problems of severity `error`: each fails the scan. */
     problemErrors: number;
   };
+}
+
+/** The scan's pacing: its IAM rate, the rotation limit, whether it stopped at its deadline, its checkpoint. */
+export interface FleetSummary {
+  /** The configured rate every IAM call of the run waited for. */
+  iamCallsPerSecond: number;
+  /** IAM requests the run sent (attempts, retries included), and how long they waited for the rate in all. */
+  iamCalls: number;
+  iamWaitSeconds: number;
+  maxRotationsPerRun: number;
+  /** Set when the run stopped at its deadline: what it skipped (checks, report) and its actions are deferred. */
+  stoppedAt?: { reason: string; remainingSeconds: number };
+  /** What the last run left (from the checkpoint): its deferred rotations were put first this run. */
+  resumed?: { savedAt: string; deferred: number };
+  /** Whether this run's checkpoint was saved, or why not. */
+  checkpoint?: { saved: boolean; error?: string };
 }

@@ -290,19 +290,30 @@ describe('serverless package --stage ci', () => {
     );
   });
 
-  it("lets the scan keep the security checks' state in its one SSM parameter, and read trails without changing them", () => {
+  it("lets the scan keep the security checks' state and its checkpoint in their two SSM parameters, and read trails without changing them", () => {
     const env = obj(obj(props(resource(logicalId('scan')))['Environment'])['Variables']);
     const name = exact.string(env['CHECKS_STATE_PARAMETER']);
     expect(name).toBe('/jenkins-key-rotator/ci/checks-state');
+    const checkpoint = exact.string(env['SCAN_CHECKPOINT_PARAMETER']);
+    expect(checkpoint).toBe('/jenkins-key-rotator/ci/scan-checkpoint');
     for (const action of ['ssm:GetParameter', 'ssm:PutParameter'])
-      expect(grantedOn(exact, 'ScanRole', action)).toEqual([
-        `arn:aws:ssm:us-east-1:123456789012:parameter${name}`,
-      ]);
+      expect(grantedOn(exact, 'ScanRole', action).sort()).toEqual(
+        [
+          `arn:aws:ssm:us-east-1:123456789012:parameter${name}`,
+          `arn:aws:ssm:us-east-1:123456789012:parameter${checkpoint}`,
+        ].sort(),
+      );
     expect(grantedOn(exact, 'ScanRole', 'cloudtrail:DescribeTrails')).toEqual(['*']);
     expect(grantedOn(exact, 'ScanRole', 'iam:GetPolicyVersion').sort()).toEqual([
       'arn:aws:iam::123456789012:policy/*',
       'arn:aws:iam::aws:policy/*',
     ]);
+  });
+
+  it('reserves concurrency for the rotation hook (rotateReservedConcurrency, default 5), and for nothing else', () => {
+    expect(props(resource(logicalId('rotate')))['ReservedConcurrentExecutions']).toBe(5);
+    for (const fn of ['scan', 'emergency'] as const)
+      expect(props(resource(logicalId(fn)))['ReservedConcurrentExecutions']).toBeUndefined();
   });
 
   it('alarms on failed rotations and on rotate errors, notifying the topic', () => {

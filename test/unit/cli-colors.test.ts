@@ -2,7 +2,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { buildAudit, formatAudit } from '../../src/cli/audit';
 import { colorEnabled, colorsFor, paintMessages, PLAIN } from '../../src/cli/colors';
-import { DEFAULT_CHECKS, DEFAULT_POLICY, type RotatorConfig } from '../../src/config';
+import { DEFAULT_CHECKS, DEFAULT_FLEET, DEFAULT_POLICY, type RotatorConfig } from '../../src/config';
 import type { Inventory } from '../../src/scan';
 
 const ESC = '\u001b[';
@@ -38,6 +38,7 @@ describe('coloured output', () => {
     defaults: DEFAULT_POLICY,
     notifications: {},
     checks: DEFAULT_CHECKS,
+    fleet: DEFAULT_FLEET,
     keys: [],
   };
   const inventory: Inventory = {

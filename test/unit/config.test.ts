@@ -838,3 +838,41 @@ describe('self-rotated keys', () => {
     ).toEqual(['keys[0].assumeRoleArn']);
   });
 });
+
+describe('fleet', () => {
+  it('defaults to 10 IAM calls a second, 100 rotations a run, 4 requests per controller, 60 s reserve', () => {
+    expect(parseConfig(config()).fleet).toEqual({
+      iamCallsPerSecond: 10,
+      maxRotationsPerRun: 100,
+      jenkinsConcurrency: 4,
+      deadlineReserveSeconds: 60,
+    });
+    expect(parseConfig(config({ fleet: { iamCallsPerSecond: 2.5 } })).fleet).toMatchObject({
+      iamCallsPerSecond: 2.5,
+      maxRotationsPerRun: 100,
+    });
+  });
+
+  it('refuses values out of range or unknown fields, naming each', () => {
+    const paths = issuesOf(
+      config({
+        fleet: {
+          iamCallsPerSecond: 0,
+          maxRotationsPerRun: 1.5,
+          jenkinsConcurrency: 0,
+          deadlineReserveSeconds: 5,
+          x: 1,
+        },
+      }),
+    ).map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'fleet.iamCallsPerSecond',
+        'fleet.maxRotationsPerRun',
+        'fleet.jenkinsConcurrency',
+        'fleet.deadlineReserveSeconds',
+        'fleet.x',
+      ]),
+    );
+  });
+});

@@ -373,3 +373,34 @@ describe('executePlan: repairs, through the engine, before anything else', () =>
     );
   });
 });
+
+describe('executePlan: stopping before the deadline', () => {
+  it('begins nothing once `stop` gives a reason: each action is done or deferred, none half-done', async () => {
+    const p = ports([meta(CUR, 'Active', 120), meta(OLD, 'Inactive', 300)]);
+    p.keys.set('jenkins-dev', [meta('AKIADEV0000000000001', 'Active', 120)]);
+    const dev = rotateAction({ key: 'dev', secretId: 'jenkins/dev/aws-key', userName: 'jenkins-dev' });
+    const dev2 = { ...dev, accessKeyId: 'AKIADEV0000000000001' };
+    let asked = 0;
+    const r = await executePlan(emptyPlan({ delete: [deleteAction()], rotate: [rotateAction(), dev2] }), p, {
+      // Time for the clean-up and one rotation; then the deadline is near.
+      stop: () => (++asked > 2 ? 'deadline near' : undefined),
+    });
+    expect(r.deleted).toHaveLength(1);
+    expect(r.started.map((s) => s.key)).toEqual(['prod']);
+    expect(r.deferred).toEqual([
+      { key: 'dev', action: 'rotate', accessKeyId: 'AKIADEV0000000000001', reason: 'deadline near' },
+    ]);
+    expect(p.calls.filter((c) => c.includes('jenkins-dev') || c.includes('jenkins/dev'))).toEqual([]);
+  });
+
+  it('defers the repairs and the clean-up too, and asks no more once stopped', async () => {
+    const p = ports();
+    let asked = 0;
+    const r = await executePlan(emptyPlan({ delete: [deleteAction()], rotate: [rotateAction()] }), p, {
+      stop: () => (++asked, 'deadline near'),
+    });
+    expect(r.deferred.map((d) => d.action)).toEqual(['delete', 'rotate']);
+    expect(p.calls).toEqual([]);
+    expect(asked).toBe(1);
+  });
+});

@@ -3,7 +3,9 @@ import { parseConfig, type ManagedKey } from '../../src/config';
 import type { AccessKeyMeta } from '../../src/domain/keys';
 import type { Clock } from '../../src/engine/ports';
 import type { CredentialReportResult, IamReader, IamUserRef } from '../../src/scan/iam-reader';
-import { takeInventory, type InventoryOptions } from '../../src/scan/inventory';
+import { tagsMatter, takeInventory, type InventoryOptions } from '../../src/scan/inventory';
+import { planScan } from '../../src/scan/plan';
+import type { SecretState } from '../../src/scan/types';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -62,9 +64,10 @@ class FakeIam implements IamReader {
   listUsers(pathPrefix: string) {
     this.calls.push('ListUsers');
     if (this.listUsersError) return Promise.reject(this.listUsersError);
-    return Promise.resolve(
-      [...this.users.values()].map((u) => u.ref).filter((r) => r.path.startsWith(pathPrefix)),
-    );
+    const refs = [...this.users.values()].map((u) => u.ref).filter((r) => r.path.startsWith(pathPrefix));
+    // One call per page of 1,000 users, as the SDK's paginator asks for them.
+    for (let page = 1000; page < refs.length; page += 1000) this.calls.push('ListUsers');
+    return Promise.resolve(refs);
   }
   getUser(userName: string) {
     this.calls.push(`GetUser ${userName}`);
@@ -217,17 +220,14 @@ describe('takeInventory: credential report or list', () => {
     expect(inv.users.map((u) => u.userName)).not.toContain('<root_account>');
   });
 
-  it('always reads managed users directly, even when the report is used', async () => {
+  it('always reads managed users directly, even when the report is used (their last use from the report)', async () => {
     const iam = account();
     iam.reports = [{ generatedAt: ago(HOUR), csv: iam.csv() }];
     const inv = await inventoryOf(iam);
     expect(iam.calls).toEqual(
-      expect.arrayContaining([
-        'ListAccessKeys jenkins-prod',
-        'ListUserTags jenkins-prod',
-        'GetAccessKeyLastUsed AKIAPROD000000000001',
-      ]),
+      expect.arrayContaining(['ListAccessKeys jenkins-prod', 'ListUserTags jenkins-prod']),
     );
+    expect(iam.calls).not.toContain('GetAccessKeyLastUsed AKIAPROD000000000001');
     expect(inv.users.find((u) => u.userName === 'jenkins-prod')).toMatchObject({
       managedKey: 'prod',
       path: '/jenkins/',
@@ -425,5 +425,121 @@ describe('takeInventory: managed and unmanaged', () => {
         ) as unknown,
       },
     ]);
+  });
+});
+
+describe('takeInventory: what it costs at fleet size', () => {
+  const MANAGED = 10;
+  /** 5,000 users: 10 managed (a key each, AWSCURRENT, active), 4,990 unmanaged with a key, every 10th stale. */
+  function fleet() {
+    const iam = new FakeIam();
+    const keys = [];
+    const states: SecretState[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const id = `AKIAFLEET${String(i).padStart(11, '0')}`;
+      const name = `user-${String(i).padStart(4, '0')}`;
+      iam.add(name, [k(id, i % 10 === 0 ? 200 : 30)], { lastUsed: { [id]: ago(DAY) } }, '/jenkins/');
+      if (i < MANAGED) {
+        keys.push(rawKey(`k${i}`, name));
+        states.push({
+          key: `k${i}`,
+          secretId: `jenkins/k${i}`,
+          rotationConfigured: true,
+          currentAccessKeyId: id,
+          currentUserName: name,
+        });
+      }
+    }
+    return { iam, cfg: config(...keys), states };
+  }
+  const lean = (states: SecretState[]): InventoryOptions => ({
+    unmanagedKeys: 'report',
+    lastUsed: 'needed',
+    secretStates: states,
+  });
+
+  it('with a fresh report: 1 call + 1 per managed user (11, at most 13), whatever the unmanaged users', async () => {
+    const { iam, cfg, states } = fleet();
+    iam.reports = [{ generatedAt: ago(HOUR), csv: iam.csv() }];
+    const inv = await inventoryOf(iam, cfg, lean(states));
+    expect(iam.calls.length).toBeLessThanOrEqual(3 + MANAGED);
+    expect(iam.calls.length).toBe(1 + MANAGED);
+    expect(count(iam, 'ListAccessKeys')).toBe(MANAGED);
+    expect(inv.users).toHaveLength(5000);
+    // The unmanaged keys are audited from the report's columns: age and last use, the stale ones reported.
+    const u = inv.users.find((x) => x.userName === 'user-0010');
+    expect(u?.keys).toEqual([]);
+    expect(u?.reportedKeys).toEqual([
+      {
+        slot: 1,
+        status: 'Active',
+        createDate: expect.any(Date) as unknown,
+        ageDays: 200,
+        lastUsedDate: ago(DAY),
+        lastUsedService: 'ecr',
+      },
+    ]);
+    const plan = planScan(inv, cfg, states, NOW);
+    expect(plan.unmanagedStale).toHaveLength(499);
+    expect(plan.unmanagedStale[0]).toMatchObject({ user: 'user-0010', keySlot: 1, ageDays: 200 });
+    // Managed keys keep their ids and their last use, matched from the report.
+    expect(inv.users.find((x) => x.managedKey === 'k3')?.keys[0]).toMatchObject({
+      accessKeyId: 'AKIAFLEET00000000003',
+      lastUsedDate: ago(DAY),
+    });
+  });
+
+  it('generating the report first costs 2 calls more (13)', async () => {
+    const { iam, cfg, states } = fleet();
+    iam.reports = [{ missing: 'not-present' }, { generatedAt: NOW, csv: iam.csv() }];
+    const inv = await inventoryOf(iam, cfg, lean(states));
+    expect(inv.source).toBe('credential-report');
+    expect(iam.calls.length).toBe(3 + MANAGED);
+  });
+
+  it('the list fallback: 1 call per page of users + 1 per user, last use only for managed keys', async () => {
+    const { iam, cfg, states } = fleet();
+    const inv = await inventoryOf(iam, cfg, { ...lean(states), source: 'list' });
+    const pages = 5;
+    expect(count(iam, 'ListUsers')).toBe(pages);
+    expect(count(iam, 'ListAccessKeys')).toBe(5000);
+    expect(count(iam, 'GetAccessKeyLastUsed')).toBe(MANAGED);
+    expect(count(iam, 'ListUserTags')).toBe(0);
+    expect(iam.calls.length).toBeLessThanOrEqual(pages + 5000 + MANAGED);
+    expect(inv.users.find((x) => x.userName === 'user-0010')?.keys[0]?.lastUsedDate).toBeUndefined();
+  });
+
+  it('reads the tags of a managed user whenever they can change a decision', async () => {
+    const { iam, cfg, states } = fleet();
+    iam.reports = [{ generatedAt: ago(HOUR), csv: iam.csv() }];
+    iam.users.get('user-0001')!.keys.push(k('AKIAFLEETSECOND00001', 1, 'Inactive'));
+    const pending = states.map((s) => (s.key === 'k2' ? { ...s, pending: { versionId: 'v-pending' } } : s));
+    const inv = await inventoryOf(iam, cfg, lean(pending));
+    expect(iam.calls.filter((c) => c.startsWith('ListUserTags')).sort()).toEqual([
+      'ListUserTags user-0001',
+      'ListUserTags user-0002',
+    ]);
+    expect(inv.users.find((x) => x.managedKey === 'k0')?.tagsNotRead).toBe(true);
+    expect(inv.users.find((x) => x.managedKey === 'k1')?.tagsNotRead).toBeUndefined();
+  });
+});
+
+describe('tagsMatter', () => {
+  const state: SecretState = {
+    key: 'p',
+    secretId: 's',
+    rotationConfigured: true,
+    currentAccessKeyId: 'AKIA1',
+  };
+  const one = [k('AKIA1', 10)];
+  it('is false only for a user whose only key is its active AWSCURRENT key, no rotation in flight', () => {
+    expect(tagsMatter(one, state)).toBe(false);
+    expect(tagsMatter(one, undefined)).toBe(true);
+    expect(tagsMatter(one, { ...state, error: 'AccessDenied' })).toBe(true);
+    expect(tagsMatter(one, { ...state, pending: { versionId: 'v' } })).toBe(true);
+    expect(tagsMatter([], state)).toBe(true);
+    expect(tagsMatter([k('AKIA1', 10, 'Inactive')], state)).toBe(true);
+    expect(tagsMatter([k('AKIA2', 10)], state)).toBe(true);
+    expect(tagsMatter([...one, k('AKIA2', 1, 'Inactive')], state)).toBe(true);
   });
 });

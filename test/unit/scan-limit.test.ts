@@ -1,20 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/engine/ports';
-import { isThrottling, mapLimit, withBackoff } from '../../src/scan/limit';
-
-const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
-
-function fakeClock() {
-  const slept: number[] = [];
-  const clock: Clock = {
-    now: () => new Date(0),
-    sleep: (ms) => {
-      slept.push(ms);
-      return Promise.resolve();
-    },
-  };
-  return { clock, slept };
-}
+import { mapLimit } from '../../src/scan/limit';
+import { TokenBucket } from '../../src/scan/rate';
 
 describe('mapLimit', () => {
   it('keeps at most `limit` calls in flight and the results in input order', async () => {
@@ -36,43 +22,87 @@ describe('mapLimit', () => {
   });
 });
 
-describe('withBackoff', () => {
-  it('repeats a throttled call with growing, capped waits until it succeeds', async () => {
-    const { clock, slept } = fakeClock();
-    let calls = 0;
-    const r = await withBackoff(
-      () => (++calls < 4 ? Promise.reject(throttled()) : Promise.resolve('ok')),
-      clock,
-      { baseMs: 100, maxMs: 250 },
+/** A token bucket on a fake clock: sleeping moves time; `times` are when each take resolved. */
+function bucketOn(rate: number, burst = 1) {
+  let t = 0;
+  const bucket = new TokenBucket(
+    rate,
+    burst,
+    () => t,
+    (ms) => {
+      t += ms;
+      return Promise.resolve();
+    },
+  );
+  return { bucket, now: () => t };
+}
+
+/** The most times that fall in any window [s, s + ms). */
+const peak = (times: number[], ms: number) =>
+  Math.max(0, ...times.map((s) => times.filter((x) => x >= s && x < s + ms).length));
+
+describe('TokenBucket', () => {
+  it('lets through at most `rate` calls in any one-second window, in call order', async () => {
+    const { bucket, now } = bucketOn(10);
+    const times: number[] = [];
+    for (let i = 0; i < 55; i++) {
+      await bucket.take();
+      times.push(now());
+    }
+    expect(peak(times, 1000)).toBe(10);
+    expect(times[54]).toBeCloseTo(5400, 6);
+    expect(bucket.taken).toBe(55);
+  });
+
+  it('serves concurrent callers one after another, in call order', async () => {
+    const { bucket, now } = bucketOn(4);
+    const released: [number, number][] = [];
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => bucket.take().then(() => released.push([i, now()]))),
     );
-    expect(r).toBe('ok');
-    expect(calls).toBe(4);
-    expect(slept).toHaveLength(3);
-    slept.forEach((ms, i) => expect(ms).toBeLessThanOrEqual(Math.min(250, 100 * 2 ** i)));
+    expect(released).toEqual([
+      [0, 0],
+      [1, 250],
+      [2, 500],
+      [3, 750],
+      [4, 1000],
+    ]);
+    expect(bucket.waitedMs).toBe(2500);
   });
 
-  it('does not repeat other errors', async () => {
-    const { clock, slept } = fakeClock();
-    let calls = 0;
-    await expect(
-      withBackoff(() => (calls++, Promise.reject(new Error('AccessDenied'))), clock),
-    ).rejects.toThrow('AccessDenied');
-    expect(calls).toBe(1);
-    expect(slept).toEqual([]);
+  it('does not let calls catch up after a late timer: the next waits a full interval from the late one', async () => {
+    let t = 0;
+    const bucket = new TokenBucket(
+      10,
+      1,
+      () => t,
+      (ms) => {
+        t += ms + 30; // every timer fires 30 ms late
+        return Promise.resolve();
+      },
+    );
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await bucket.take();
+      times.push(t);
+    }
+    expect(times).toEqual([0, 130, 260, 390]);
   });
 
-  it('gives up after the last attempt with the throttling error', async () => {
-    const { clock } = fakeClock();
-    let calls = 0;
-    await expect(
-      withBackoff(() => (calls++, Promise.reject(throttled())), clock, { attempts: 3 }),
-    ).rejects.toThrow('Rate exceeded');
-    expect(calls).toBe(3);
+  it('saves up at most `burst` tokens while idle', async () => {
+    const { bucket, now } = bucketOn(10, 3);
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await bucket.take();
+      times.push(now());
+    }
+    expect(times.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(times[3]).toBeCloseTo(100, 6);
   });
 
-  it('recognises the throttling errors of both AWS protocols', () => {
-    expect(isThrottling(throttled())).toBe(true);
-    expect(isThrottling(Object.assign(new Error('x'), { name: 'ThrottlingException' }))).toBe(true);
-    expect(isThrottling(new Error('NoSuchEntity'))).toBe(false);
+  it('refuses a rate or burst that makes no sense', () => {
+    expect(() => new TokenBucket(0)).toThrow(/ratePerSecond must be a positive number, got 0/);
+    expect(() => new TokenBucket(Number.NaN)).toThrow(/ratePerSecond/);
+    expect(() => new TokenBucket(5, 0)).toThrow(/burst must be a whole number of at least 1, got 0/);
   });
 });

@@ -54,6 +54,7 @@ function summary(over: Partial<ScanSummary> = {}): ScanSummary {
     started: [
       { key: 'prod', secretId: 'jenkins/prod/aws-key', accessKeyId: 'AKIAPROD000000000001', ageDays: 120 },
     ],
+    deferred: [],
     skipped: [{ key: 'dev', reason: 'not due: 10 days old, rotated at 90 days (2026-08-20)' }],
     failed: [
       { key: 'legacy', reason: 'due (100 days old, max 90), but user x has a second active key AKIAX' },
