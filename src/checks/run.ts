@@ -180,7 +180,13 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
       try {
         const client = await composition.jenkinsClient(key, t);
         const held = await client.readAccessKeyId(t.store, t.credentialId);
-        if (held === state.currentAccessKeyId || (held && held === state.pending?.accessKeyId)) continue;
+        const holds = (s: SecretState) =>
+          held === s.currentAccessKeyId || (held !== undefined && held === s.pending?.accessKeyId);
+        if (holds(state)) continue;
+        // The states may be older than this read (the scan reads them before it starts rotations): read the secret
+        // again before saying Jenkins is wrong. A rotation in flight owns its Jenkins credentials: not a finding.
+        const [fresh] = await readSecretStates(composition, [key]);
+        if (fresh && (holds(fresh) || fresh.pending)) continue;
         findings.push({
           check: 'jenkins-not-on-current-key',
           severity: 'high',
@@ -188,7 +194,7 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
             ...resource,
             location: t.store.kind === 'system' ? 'system store' : `folder ${t.store.path}`,
           },
-          title: `Jenkins credential ${t.credentialId} (${t.name}) holds ${held ?? 'no key'}, not the current key ${state.currentAccessKeyId} of ${key.name}${cascOn.has(t.url) ? ': a Configuration-as-Code reload or restart puts back what its YAML says' : ''}`,
+          title: `Jenkins credential ${t.credentialId} (${t.name}) holds ${held ?? 'no key'}, not the current key ${(fresh ?? state).currentAccessKeyId} of ${key.name}${cascOn.has(t.url) ? ': a Configuration-as-Code reload or restart puts back what its YAML says' : ''}`,
           detail:
             'pipelines using it fail once that key is deactivated, or keep using a key that should be gone',
           fix: `find what wrote it back${cascOn.has(t.url) ? ' (the casc.yaml: see credential-defined-by-jcasc)' : ''}, then put the current key there: key-rotator rotate ${key.iamUser}`,
