@@ -6,7 +6,11 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { quietSdkNodeNotice } from '../src/cli/node-support';
 import type { BenchSection } from './section';
+
+// The SDK's 9-line Node.js notice once per client would bury the figures (docs/cli-in-ci.md says it once, in doctor).
+quietSdkNodeNotice();
 
 const argv = process.argv.slice(2);
 const runs = Number(process.env['BENCH_RUNS'] ?? 5);

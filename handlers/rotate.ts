@@ -5,6 +5,7 @@ import type { Composition } from '../src/compose';
 import { InputError } from '../src/domain/errors';
 import { STEPS, type StepResult } from '../src/engine/engine';
 import type { AppLogger } from '../src/observability/logger';
+import { hookConcurrencyFrom, iamShare, PACING, TokenBucket } from '../src/scan/rate';
 import { deadlineOf, defaultComposition, logger } from './runtime';
 
 /** The event Secrets Manager sends a rotation function (aws-facts.md §3.1). */
@@ -65,4 +66,19 @@ export function createRotateHandler(deps: RotateDeps) {
   });
 }
 
-export const handler = createRotateHandler({ composition: defaultComposition, logger });
+/**
+ * Each instance of the hook keeps to its share of the fleet's IAM rate (`fleet.iamCallsPerSecond`): the scan at
+ * half the rate and the HOOK_CONCURRENCY instances sharing the other half, IAM never sees more than the rate from
+ * this stack (docs/fleet.md).
+ */
+const hookConcurrency = hookConcurrencyFrom(process.env);
+export const handler = createRotateHandler({
+  composition: () =>
+    defaultComposition({
+      iamLimiter: (config) =>
+        hookConcurrency
+          ? new TokenBucket(iamShare(config.fleet.iamCallsPerSecond, hookConcurrency, 'hook') * PACING)
+          : undefined,
+    }),
+  logger,
+});

@@ -1,5 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { compose, type Composition } from '../src/compose';
+import type { RotatorConfig } from '../src/config';
+import type { RateLimiter } from '../src/scan/rate';
 import { loadConfigFromEnv } from '../src/config';
 import { createLogger, type AppLogger } from '../src/observability/logger';
 
@@ -8,12 +10,24 @@ export const logger: AppLogger = createLogger();
 
 let composition: Promise<Composition> | undefined;
 
-/** Config is read and validated once per cold start; a bad config fails every invocation loudly. */
-export function defaultComposition(): Promise<Composition> {
+/**
+ * Config is read and validated once per cold start; a bad config fails every invocation loudly. `iamLimiter`, when
+ * given, paces every IAM call of the composition (the rotate function: its share of the fleet's IAM rate).
+ */
+export function defaultComposition(
+  opts: { iamLimiter?: (config: RotatorConfig) => RateLimiter | undefined } = {},
+): Promise<Composition> {
   if (!composition) {
-    const building = loadConfigFromEnv(process.env).then((config) =>
-      compose(config, { region: process.env['AWS_REGION'] ?? 'us-east-1' }, logger),
-    );
+    const building = loadConfigFromEnv(process.env).then((config) => {
+      const iamLimiter = opts.iamLimiter?.(config);
+      return compose(
+        config,
+        { region: process.env['AWS_REGION'] ?? 'us-east-1' },
+        logger,
+        undefined,
+        iamLimiter ? { iamLimiter } : {},
+      );
+    });
     building.catch(() => (composition = undefined));
     composition = building;
   }

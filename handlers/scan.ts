@@ -20,6 +20,7 @@ import {
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { reportDestination, s3ReportWriter } from '../src/report/s3';
 import { clientSettings } from '../src/aws/clients';
+import { hookConcurrencyFrom } from '../src/scan/rate';
 import { defaultComposition, logger } from './runtime';
 
 export interface ScanDeps {
@@ -142,6 +143,12 @@ async function ssmClient(): Promise<SSMClient> {
 
 const checkpoint = checkpointOption();
 
+/** The rotate function's reserved concurrency: the scan keeps to its share of the IAM rate (docs/fleet.md). */
+function hookConcurrencyOption(): { hookConcurrency?: number } {
+  const n = hookConcurrencyFrom(process.env);
+  return n ? { hookConcurrency: n } : {};
+}
+
 export const handler = createScanEntry({
   composition: defaultComposition,
   logger,
@@ -151,6 +158,8 @@ export const handler = createScanEntry({
   // The role may read only users on this path (serverless.yml's userPath): list only those.
   options: {
     pathPrefix: env('IAM_USER_PATH') ?? '/',
+    // The rotate function's reserved concurrency: the scan keeps to its share of the IAM rate (docs/fleet.md).
+    ...hookConcurrencyOption(),
     checks: checksOption(),
     report: reportOption(),
     ...(checkpoint ? { checkpoint } : {}),

@@ -13,6 +13,7 @@ import { systemClock, type Clock, type KeyStore, type Log } from './engine/ports
 import type { ProbePacing } from './engine/propagation';
 import type { JenkinsClient } from './jenkins/client';
 import { JenkinsClients, JenkinsTarget } from './jenkins-target';
+import { rateLimit, type RateLimiter } from './scan/rate';
 
 export interface Composition {
   config: RotatorConfig;
@@ -50,9 +51,19 @@ export function compose(
   aws: AwsSetup,
   log: Log,
   clock: Clock = systemClock,
-  tuning: { clockSkewMs?: number; env?: NodeJS.ProcessEnv; probePacing?: ProbePacing } = {},
+  tuning: {
+    clockSkewMs?: number;
+    env?: NodeJS.ProcessEnv;
+    probePacing?: ProbePacing;
+    /** Every IAM call of this composition (own account and roles, retries included) waits for it first. */
+    iamLimiter?: RateLimiter;
+  } = {},
 ): Composition {
   const clients = createAwsClients(aws);
+  const limitIam = (pair: { iam: IAMClient; iamOnce: IAMClient }) => {
+    if (tuning.iamLimiter) for (const c of [pair.iam, pair.iamOnce]) rateLimit(c, tuning.iamLimiter);
+  };
+  limitIam(clients);
   const secrets = new SecretsManagerStore(clients.secrets);
   const readSecret = cachedSecretReader(clients.secrets);
   const jenkinsClients = new JenkinsClients(
@@ -71,7 +82,10 @@ export function compose(
     if (!key.assumeRoleArn) return clients;
     const id = `${key.assumeRoleArn} ${key.externalId ?? ''}`;
     let pair = roleIam.get(id);
-    if (!pair) roleIam.set(id, (pair = assumeRoleIam(clients, key.assumeRoleArn, key.externalId)));
+    if (!pair) {
+      roleIam.set(id, (pair = assumeRoleIam(clients, key.assumeRoleArn, key.externalId)));
+      limitIam(pair);
+    }
     return pair;
   };
   const iamFor = (key: ManagedKey): IAMClient => iamPairFor(key).iam;

@@ -1,7 +1,9 @@
 /**
  * The fleet run: an account of `--users` IAM users (default 500) of which `--due` (default 50) are managed keys
  * past their max age; every AWS call answers 20 ms late; the scan holds IAM to 10 calls a second and signs with
- * its own key, the rotation hook runs at most 5 invocations at once (the rotate function's reserved concurrency).
+ * its own key, the rotation hook runs at most 5 invocations at once (the rotate function's reserved concurrency),
+ * the scan and the hook's instances the scan keeping to half the rate and the hook's
+ * instances sharing the other half (src/scan/rate.ts iamShare).
  * Scans run back to back until every due key is rotated. `--users 5000 --due 1000` is the issue's full size.
  */
 import { waitForRotations } from '../../localcloud/aws/secretsmanager';
@@ -12,7 +14,10 @@ import { compose } from '../../src/compose';
 import { parseConfig } from '../../src/config';
 import { ConcurrencyGate } from '../../src/jenkins/limit';
 import { runScan, type ScanCheckpoint, type ScanSummary } from '../../src/scan';
-import { ROTATE_LAMBDA_ARN, wireRotator } from '../../test/support/rotator';
+import { iamShare, PACING, TokenBucket } from '../../src/scan/rate';
+import { wireRotationHook } from '../../localcloud/wire';
+import { createLogger } from '../../src/observability/logger';
+import { ROTATE_LAMBDA_ARN } from '../../test/support/rotator';
 import { option, type BenchSection } from '../section';
 
 const LATENCY_MS = 20;
@@ -39,7 +44,11 @@ async function fleetBench(users: number, due: number) {
       defaults: { consecutiveSuccesses: 1 },
       fleet: { iamCallsPerSecond: IAM_RATE, maxRotationsPerRun: due },
     };
-    const { invoke } = wireRotator(cloud, raw, { silent: true });
+    // The hook's instances each keep to their share of the IAM rate (handlers/rotate.ts); here one process stands for
+    // all RESERVED of them, so its bucket holds their sum. The scan keeps to its half (hookConcurrency).
+    const { invoke } = wireRotationHook(cloud, raw, createLogger('bench', 'SILENT'), ROTATE_LAMBDA_ARN, {
+      iamLimiter: new TokenBucket(iamShare(IAM_RATE, RESERVED, 'hook') * RESERVED * PACING),
+    });
     // Lambda's reserved concurrency: at most RESERVED invocations of the hook at once, the rest wait their turn.
     const reserved = new ConcurrencyGate(RESERVED);
     cloud.aws.state.rotationFunctions.set(ROTATE_LAMBDA_ARN, (event) => reserved.run(() => invoke(event)));
@@ -67,6 +76,7 @@ async function fleetBench(users: number, due: number) {
         rotationLambdaArn: ROTATE_LAMBDA_ARN,
         pathPrefix: '/jenkins/',
         checkpoint,
+        hookConcurrency: RESERVED,
       });
       summaries.push(s);
       firstScanMs ||= performance.now() - t0;

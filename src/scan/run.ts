@@ -5,7 +5,7 @@ import { InputError, messageOf } from '../domain/errors';
 import { systemClock, type Clock, type Log } from '../engine/ports';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { clientSettings } from '../aws/clients';
-import { rateLimit, scanIamClient, TokenBucket } from './rate';
+import { iamShare, PACING, rateLimit, scanIamClient, TokenBucket } from './rate';
 import { resumeOrder, type CheckpointStore, type ScanCheckpoint } from './checkpoint';
 import { scanChecks, type ChecksStateStore, type ScanChecks } from './checks';
 import { executePlan, type ActionPorts } from './execute';
@@ -33,6 +33,12 @@ export interface ScanOptions extends InventoryOptions, PlanOptions {
    * why not). Whatever it does, the scan's own results stand: a failure is in the summary's `report`.
    */
   report?: (composition: Composition, input: ScanReportInput) => Promise<ReportUpload>;
+  /**
+   * The rotate function's reserved concurrency (`HOOK_CONCURRENCY`): the scan then keeps to half of
+   * `fleet.iamCallsPerSecond` (`iamShare`) and the hook instances share the other half: together never above it.
+   * Unset: the scan uses the whole rate.
+   */
+  hookConcurrency?: number;
   /**
    * Milliseconds left before the function times out (Lambda: `context.getRemainingTimeInMillis`). Once fewer than
    * `fleet.deadlineReserveSeconds` are left the scan begins nothing more: the rest is deferred to the next run,
@@ -139,14 +145,6 @@ function actionPorts(composition: Composition, clock: Clock, log?: Log): ActionP
 }
 
 /**
- * The scan sends at 90% of the configured rate: calls leave at least 1/rate apart, but the network (and a busy
- * event loop at either end) delays some more than others, and two calls that arrive closer than they left could
- * put one more call than the rate into a one-second window at IAM. The 10% is the room for that (measured: at
- * full pace the local cloud saw 11 calls in one window of a 10-a-second run).
- */
-const PACING = 0.9;
-
-/**
  * Every IAM client the scan's calls go through, the engine's included (its repairs), limited by one bucket for the
  * run: its reads, the composition's own-account and role clients. Returns the undo (clients outlive the run).
  */
@@ -178,7 +176,7 @@ export async function runScan(composition: Composition, opts: ScanOptions = {}):
   const clock = opts.clock ?? systemClock;
   const startedAt = clock.now();
   const fleet = { ...composition.config.fleet, ...opts.fleet };
-  const bucket = new TokenBucket(fleet.iamCallsPerSecond * PACING);
+  const bucket = new TokenBucket(iamShare(fleet.iamCallsPerSecond, opts.hookConcurrency, 'scan') * PACING);
   const unlimit = limitScanIam(composition, bucket);
   try {
     const reserveMs = fleet.deadlineReserveSeconds * 1000;

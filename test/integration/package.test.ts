@@ -312,6 +312,11 @@ describe('serverless package --stage ci', () => {
 
   it('reserves concurrency for the rotation hook (rotateReservedConcurrency, default 5), and for nothing else', () => {
     expect(props(resource(logicalId('rotate')))['ReservedConcurrentExecutions']).toBe(5);
+    // The scan and each hook instance share the IAM rate by it (src/scan/rate.ts iamShare).
+    for (const fn of ['rotate', 'scan'] as const)
+      expect(obj(obj(props(resource(logicalId(fn)))['Environment'])['Variables'])['HOOK_CONCURRENCY']).toBe(
+        '5',
+      );
     for (const fn of ['scan', 'emergency'] as const)
       expect(props(resource(logicalId(fn)))['ReservedConcurrentExecutions']).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mapLimit } from '../../src/scan/limit';
-import { TokenBucket } from '../../src/scan/rate';
+import { hookConcurrencyFrom, iamShare, TokenBucket } from '../../src/scan/rate';
 
 describe('mapLimit', () => {
   it('keeps at most `limit` calls in flight and the results in input order', async () => {
@@ -104,5 +104,25 @@ describe('TokenBucket', () => {
     expect(() => new TokenBucket(0)).toThrow(/ratePerSecond must be a positive number, got 0/);
     expect(() => new TokenBucket(Number.NaN)).toThrow(/ratePerSecond/);
     expect(() => new TokenBucket(5, 0)).toThrow(/burst must be a whole number of at least 1, got 0/);
+  });
+});
+
+describe('the IAM rate shared by the scan and the rotation hook instances', () => {
+  it('gives the scan half the rate and the hook instances the other half, summing to the rate', () => {
+    expect(iamShare(10, 5, 'scan')).toBe(5);
+    expect(iamShare(10, 5, 'hook')).toBe(1);
+    expect(iamShare(10, 5, 'scan') + 5 * iamShare(10, 5, 'hook')).toBeCloseTo(10);
+    expect(iamShare(12, 1, 'hook')).toBe(6);
+    // No hook concurrency known (the CLI, one process): the whole rate.
+    expect(iamShare(10, undefined, 'scan')).toBe(10);
+    expect(iamShare(10, 0, 'hook')).toBe(10);
+  });
+
+  it('reads HOOK_CONCURRENCY as a positive whole number, else not at all', () => {
+    expect(hookConcurrencyFrom({ HOOK_CONCURRENCY: '5' })).toBe(5);
+    expect(hookConcurrencyFrom({ HOOK_CONCURRENCY: ' 12 ' })).toBe(12);
+    for (const bad of ['', '0', '-1', '2.5', 'five', '${param:rotateReservedConcurrency}'])
+      expect(hookConcurrencyFrom({ HOOK_CONCURRENCY: bad }), bad).toBeUndefined();
+    expect(hookConcurrencyFrom({})).toBeUndefined();
   });
 });
