@@ -186,7 +186,15 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
         // The states may be older than this read (the scan reads them before it starts rotations): read the secret
         // again before saying Jenkins is wrong. A rotation in flight owns its Jenkins credentials: not a finding.
         const [fresh] = await readSecretStates(composition, [key]);
-        if (fresh && (holds(fresh) || fresh.pending)) continue;
+        if (!fresh || fresh.error !== undefined || !fresh.currentAccessKeyId) {
+          notChecked.push({
+            group: 'jenkins-config',
+            resource,
+            reason: `not checked: the secret ${key.secretId} could not be read again${fresh?.error ? ` (${fresh.error})` : ''}`,
+          });
+          continue;
+        }
+        if (holds(fresh) || fresh.pending) continue;
         findings.push({
           check: 'jenkins-not-on-current-key',
           severity: 'high',
@@ -194,7 +202,7 @@ export async function runChecks(composition: Composition, opts: CheckOptions = {
             ...resource,
             location: t.store.kind === 'system' ? 'system store' : `folder ${t.store.path}`,
           },
-          title: `Jenkins credential ${t.credentialId} (${t.name}) holds ${held ?? 'no key'}, not the current key ${(fresh ?? state).currentAccessKeyId} of ${key.name}${cascOn.has(t.url) ? ': a Configuration-as-Code reload or restart puts back what its YAML says' : ''}`,
+          title: `Jenkins credential ${t.credentialId} (${t.name}) holds ${held ?? 'no key'}, not the current key ${fresh.currentAccessKeyId} of ${key.name}${cascOn.has(t.url) ? ': a Configuration-as-Code reload or restart puts back what its YAML says' : ''}`,
           detail:
             'pipelines using it fail once that key is deactivated, or keep using a key that should be gone',
           fix: `find what wrote it back${cascOn.has(t.url) ? ' (the casc.yaml: see credential-defined-by-jcasc)' : ''}, then put the current key there: key-rotator rotate ${key.iamUser}`,

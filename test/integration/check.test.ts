@@ -284,6 +284,22 @@ describe('Configuration-as-Code', () => {
     // is called wrong: Jenkins holds the new current key, which is no finding.
     const stale = await runChecks(composition, { keys: ['prod-ecr-push'], states: statesBefore });
     expect(stale.findings.filter((f) => f.check === 'jenkins-not-on-current-key')).toEqual([]);
+    // And when that second read fails, the credentials are not checked, never clean and never "undefined".
+    cloud.aws.state.faults.push({
+      id: 'check-reread-denied',
+      action: 'secretsmanager:DescribeSecret',
+      remaining: 50,
+      error: { code: 'AccessDeniedException', message: 'injected by the test', status: 400 },
+    });
+    try {
+      const denied = await runChecks(composition, { keys: ['prod-ecr-push'], states: statesBefore });
+      expect(denied.findings.filter((f) => f.check === 'jenkins-not-on-current-key')).toEqual([]);
+      expect(denied.notChecked.filter((n) => n.resource.id === 'aws-prod')).toEqual([
+        expect.objectContaining({ reason: expect.stringMatching(/could not be read again/) as string }),
+      ]);
+    } finally {
+      cloud.aws.state.faults = cloud.aws.state.faults.filter((f) => f.id !== 'check-reread-denied');
+    }
     const admin = cloud.jenkins.admin;
     const reload = await fetch(`${cloud.jenkins.url}/configuration-as-code/reload`, {
       method: 'POST',

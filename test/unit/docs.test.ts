@@ -214,7 +214,9 @@ describe('documented commands', () => {
           if (k.script !== 'ci' && k.script !== 'install') expect(Object.keys(scripts)).toContain(name);
           const by = NPM_EXERCISED[k.script];
           expect(by, `npm ${k.script}: which test or script runs it?`).toBeDefined();
-          expect(readFileSync(join(ROOT, by ?? ''), 'utf8')).toContain(MENTIONS[k.script] ?? '');
+          const mention = MENTIONS[k.script];
+          expect(mention, `npm ${k.script}: what must ${by} mention?`).toBeDefined();
+          expect(readFileSync(join(ROOT, by ?? ''), 'utf8')).toContain(mention ?? '');
         }
         if (k.kind === 'exercised') expect(existsSync(join(ROOT, k.by))).toBe(true);
       }
