@@ -22,6 +22,23 @@ export function ensure(
   );
 }
 
+/** The model's length bounds of a string parameter; `shown` is what the error echoes (undefined: not the value). */
+export function ensureLength(
+  value: string,
+  param: string,
+  min: number,
+  max: number,
+  shown: string | undefined = value,
+): void {
+  ensure(value.length >= min, param, shown, `have length greater than or equal to ${min}`);
+  ensure(value.length <= max, param, shown, `have length less than or equal to ${max}`);
+}
+
+/** The model's enum of a string parameter. */
+export function ensureOneOf(value: string, param: string, allowed: readonly string[]): void {
+  ensure(allowed.includes(value), param, value, `satisfy enum value set: [${allowed.join(', ')}]`);
+}
+
 export function requiredParam(params: QueryParams, name: string): string {
   const value = params[name];
   ensure(value !== undefined, name, value, 'not be null');
@@ -49,8 +66,7 @@ export function boolParam(params: QueryParams, name: string): boolean | undefine
 export function nameParam(params: QueryParams, field: string, maxLength = 128): string | undefined {
   const name = params[field];
   if (name === undefined) return undefined;
-  ensure(name.length >= 1, field, name, 'have length greater than or equal to 1');
-  ensure(name.length <= maxLength, field, name, `have length less than or equal to ${maxLength}`);
+  ensureLength(name, field, 1, maxLength);
   ensure(
     new RegExp(`^${NAME_PATTERN}$`).test(name),
     field,
@@ -86,8 +102,7 @@ export function pathPrefixParam(params: QueryParams): string {
 /** A `PolicyArn`: IAM answers InvalidInput for what is not an ARN at all. */
 export function policyArnParam(params: QueryParams, field = 'PolicyArn'): string {
   const arn = requiredParam(params, field);
-  ensure(arn.length >= 20, field, arn, 'have length greater than or equal to 20');
-  ensure(arn.length <= 2048, field, arn, 'have length less than or equal to 2048');
+  ensureLength(arn, field, 20, 2048);
   if (!/^arn:aws:iam::(aws|\d{12}):policy\/.+/.test(arn))
     throw new AwsError('InvalidInput', `ARN ${arn} is not valid.`, 400);
   return arn;

@@ -1,7 +1,7 @@
 import type { ActionHandler, RequestContext } from './context';
 import { noSuchEntity } from './errors';
 import {
-  ensure,
+  ensureLength,
   paginate,
   requiredName,
   requiredParam,
@@ -35,13 +35,7 @@ function actionsFor(entity: Entity): Record<string, ActionHandler> {
     [`Put${entity}Policy`]: (ctx) => {
       const policyName = policyNameOf(ctx);
       const document = requiredParam(ctx.params, 'PolicyDocument');
-      ensure(document.length >= 1, 'PolicyDocument', document, 'have length greater than or equal to 1');
-      ensure(
-        document.length <= 131072,
-        'PolicyDocument',
-        document,
-        'have length less than or equal to 131072',
-      );
+      ensureLength(document, 'PolicyDocument', 1, 131072);
       ctx.state.putInlinePolicy(holder(ctx, entity), policyName, document);
       return undefined;
     },

@@ -4,6 +4,8 @@ import { AwsError, noSuchEntity } from './errors';
 import {
   boolParam,
   ensure,
+  ensureLength,
+  ensureOneOf,
   paginate,
   pathParam,
   requiredName,
@@ -89,8 +91,7 @@ const noVirtualDevice = (serial: string) =>
 
 function serialParam(ctx: RequestContext): string {
   const serial = requiredParam(ctx.params, 'SerialNumber');
-  ensure(serial.length >= 9, 'SerialNumber', serial, 'have length greater than or equal to 9');
-  ensure(serial.length <= 256, 'SerialNumber', serial, 'have length less than or equal to 256');
+  ensureLength(serial, 'SerialNumber', 9, 256);
   ensure(
     /^[\w+=/:,.@-]+$/.test(serial),
     'SerialNumber',
@@ -216,12 +217,7 @@ export const loginActions: Record<string, ActionHandler> = {
   },
   ListVirtualMFADevices: (ctx) => {
     const status = ctx.params['AssignmentStatus'] ?? 'Any';
-    ensure(
-      ['Assigned', 'Unassigned', 'Any'].includes(status),
-      'AssignmentStatus',
-      status,
-      'satisfy enum value set: [Assigned, Unassigned, Any]',
-    );
+    ensureOneOf(status, 'AssignmentStatus', ['Assigned', 'Unassigned', 'Any']);
     const devices = [...ctx.account.mfaDevices.values()]
       .filter((d) => d.virtual)
       .filter((d) => status === 'Any' || (status === 'Assigned') === (d.userName !== undefined))

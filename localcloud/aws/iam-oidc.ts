@@ -1,6 +1,6 @@
 import type { ActionHandler, RequestContext } from './context';
 import { AwsError, noSuchEntity } from './errors';
-import { ensure, requiredParam, tagActions, tagsParam } from './iam-common';
+import { ensureLength, requiredParam, tagActions, tagsParam } from './iam-common';
 import { queryList } from './protocols';
 import type { AccountState, OidcProviderRecord } from './state';
 
@@ -65,8 +65,7 @@ export function providerForIssuer(account: AccountState, issuer: string): OidcPr
 export const providerKey = (p: OidcProviderRecord) => p.arn.slice(p.arn.indexOf('oidc-provider/') + 14);
 
 function clientIdParam(value: string, field: string): string {
-  ensure(value.length >= 1, field, value, 'have length greater than or equal to 1');
-  ensure(value.length <= 255, field, value, 'have length less than or equal to 255');
+  ensureLength(value, field, 1, 255);
   return value;
 }
 
@@ -86,8 +85,7 @@ function clientIdsParam(ctx: RequestContext): string[] {
 function thumbprintsParam(ctx: RequestContext): string[] {
   const prints = queryList(ctx.params, 'ThumbprintList');
   for (const t of prints) {
-    ensure(t.length >= 40, 'ThumbprintList.member', t, 'have length greater than or equal to 40');
-    ensure(t.length <= 40, 'ThumbprintList.member', t, 'have length less than or equal to 40');
+    ensureLength(t, 'ThumbprintList.member', 40, 40);
   }
   if (prints.length > THUMBPRINTS_MAX)
     throw new AwsError(
@@ -101,8 +99,7 @@ function thumbprintsParam(ctx: RequestContext): string[] {
 /** The `OpenIDConnectProviderArn` of the request, authorized for the action before its existence is told. */
 function providerArnParam(ctx: RequestContext): string {
   const arn = requiredParam(ctx.params, 'OpenIDConnectProviderArn');
-  ensure(arn.length >= 20, 'OpenIDConnectProviderArn', arn, 'have length greater than or equal to 20');
-  ensure(arn.length <= 2048, 'OpenIDConnectProviderArn', arn, 'have length less than or equal to 2048');
+  ensureLength(arn, 'OpenIDConnectProviderArn', 20, 2048);
   if (!/^arn:aws:iam::\d{12}:oidc-provider\/.+$/.test(arn))
     throw new AwsError('InvalidInput', `ARN ${arn} is not valid.`, 400);
   ctx.authorize(`iam:${ctx.action}`, arn);
@@ -123,8 +120,7 @@ function targetProvider(ctx: RequestContext): OidcProviderRecord {
 export const oidcProviderActions: Record<string, ActionHandler> = {
   CreateOpenIDConnectProvider: (ctx) => {
     const url = requiredParam(ctx.params, 'Url');
-    ensure(url.length >= 1, 'Url', url, 'have length greater than or equal to 1');
-    ensure(url.length <= 255, 'Url', url, 'have length less than or equal to 255');
+    ensureLength(url, 'Url', 1, 255);
     const clientIds = clientIdsParam(ctx);
     const thumbprints = thumbprintsParam(ctx);
     const tags = tagsParam(ctx.params);

@@ -3,6 +3,8 @@ import { AwsError, noSuchEntity } from './errors';
 import {
   boolParam,
   ensure,
+  ensureLength,
+  ensureOneOf,
   paginate,
   pathParam,
   pathPrefixParam,
@@ -71,8 +73,7 @@ function ownPolicy(ctx: RequestContext): ManagedPolicyRecord {
 
 function documentParam(ctx: RequestContext): string {
   const document = requiredParam(ctx.params, 'PolicyDocument');
-  ensure(document.length >= 1, 'PolicyDocument', document, 'have length greater than or equal to 1');
-  ensure(document.length <= 131072, 'PolicyDocument', document, 'have length less than or equal to 131072');
+  ensureLength(document, 'PolicyDocument', 1, 131072);
   const record = policyDocument(document);
   if (document.replace(/\s/g, '').length > POLICY_MAX_CHARS)
     throw new AwsError('LimitExceeded', `Cannot exceed quota for PolicySize: ${POLICY_MAX_CHARS}`, 409);
@@ -189,20 +190,10 @@ export const managedPolicyActions: Record<string, ActionHandler> = {
   GetPolicy: (ctx) => ({ Policy: policyView(ctx, targetPolicy(ctx), 'get') }),
   ListPolicies: (ctx) => {
     const scope = ctx.params['Scope'] ?? 'All';
-    ensure(
-      ['All', 'AWS', 'Local'].includes(scope),
-      'Scope',
-      scope,
-      'satisfy enum value set: [All, AWS, Local]',
-    );
+    ensureOneOf(scope, 'Scope', ['All', 'AWS', 'Local']);
     const usage = ctx.params['PolicyUsageFilter'];
     if (usage !== undefined)
-      ensure(
-        ['PermissionsPolicy', 'PermissionsBoundary'].includes(usage),
-        'PolicyUsageFilter',
-        usage,
-        'satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]',
-      );
+      ensureOneOf(usage, 'PolicyUsageFilter', ['PermissionsPolicy', 'PermissionsBoundary']);
     const onlyAttached = boolParam(ctx.params, 'OnlyAttached') ?? false;
     const prefix = pathPrefixParam(ctx.params);
     const candidates = [

@@ -2,6 +2,7 @@ import type { ActionHandler, RequestContext } from './context';
 import { AwsError } from './errors';
 import {
   ensure,
+  ensureLength,
   intParam,
   paginate,
   pathParam,
@@ -24,8 +25,7 @@ const conflict = (message: string) => new AwsError('DeleteConflict', message, 40
 /** A trust policy parameter: a document IAM accepts (MalformedPolicyDocument, LimitExceeded otherwise). */
 function trustParam(ctx: RequestContext, field: string): { document: string; trust: TrustStatement[] } {
   const document = requiredParam(ctx.params, field);
-  ensure(document.length >= 1, field, document, 'have length greater than or equal to 1');
-  ensure(document.length <= 131072, field, document, 'have length less than or equal to 131072');
+  ensureLength(document, field, 1, 131072);
   const trust = parseTrustPolicy(document);
   if (document.replace(/\s/g, '').length > TRUST_POLICY_MAX_CHARS)
     throw new AwsError(

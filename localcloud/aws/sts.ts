@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessDenied, type RequestContext, type ServiceModule } from './context';
 import { AwsError, validationError } from './errors';
-import { ensure, intParam, requiredParam } from './iam-common';
+import { ensure, ensureLength, intParam, requiredParam } from './iam-common';
 import { providerForIssuer, providerKey } from './iam-oidc';
 import { queryStructList } from './protocols';
 import { randomId, randomSecret, type RoleRecord, type SessionRecord } from './state';
@@ -13,15 +13,13 @@ const SESSION_NAME = '[\\w+=,.@-]*';
 
 function roleArnParam(ctx: RequestContext): string {
   const roleArn = requiredParam(ctx.params, 'RoleArn');
-  ensure(roleArn.length >= 20, 'RoleArn', roleArn, 'have length greater than or equal to 20');
-  ensure(roleArn.length <= 2048, 'RoleArn', roleArn, 'have length less than or equal to 2048');
+  ensureLength(roleArn, 'RoleArn', 20, 2048);
   return roleArn;
 }
 
 function sessionNameParam(ctx: RequestContext): string {
   const name = requiredParam(ctx.params, 'RoleSessionName');
-  ensure(name.length >= 2, 'RoleSessionName', name, 'have length greater than or equal to 2');
-  ensure(name.length <= 64, 'RoleSessionName', name, 'have length less than or equal to 64');
+  ensureLength(name, 'RoleSessionName', 2, 64);
   ensure(
     new RegExp(`^${SESSION_NAME}$`).test(name),
     'RoleSessionName',
@@ -171,13 +169,7 @@ export const sts: ServiceModule = {
       const roleArn = roleArnParam(ctx);
       const sessionName = sessionNameParam(ctx);
       const tokenText = requiredParam(ctx.params, 'WebIdentityToken');
-      ensure(tokenText.length >= 4, 'WebIdentityToken', undefined, 'have length greater than or equal to 4');
-      ensure(
-        tokenText.length <= 20000,
-        'WebIdentityToken',
-        undefined,
-        'have length less than or equal to 20000',
-      );
+      ensureLength(tokenText, 'WebIdentityToken', 4, 20000, undefined);
       const durationSeconds = durationParam(ctx);
       refuseSessionPolicies(ctx);
       // The token is a credential: it never enters the event.
