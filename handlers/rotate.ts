@@ -5,7 +5,7 @@ import type { Composition } from '../src/compose';
 import { InputError } from '../src/domain/errors';
 import { STEPS, type StepResult } from '../src/engine/engine';
 import type { AppLogger } from '../src/observability/logger';
-import { hookConcurrencyFrom, iamShare, PACING, TokenBucket } from '../src/scan/rate';
+import { hookConcurrencyFrom, iamShareBucket } from '../src/scan/rate';
 import { deadlineOf, defaultComposition, logger } from './runtime';
 
 /** The event Secrets Manager sends a rotation function (aws-facts.md §3.1). */
@@ -76,9 +76,7 @@ export const handler = createRotateHandler({
   composition: () =>
     defaultComposition({
       iamLimiter: (config) =>
-        hookConcurrency
-          ? new TokenBucket(iamShare(config.fleet.iamCallsPerSecond, hookConcurrency, 'hook') * PACING)
-          : undefined,
+        hookConcurrency ? iamShareBucket(config.fleet.iamCallsPerSecond, hookConcurrency, 'hook') : undefined,
     }),
   logger,
 });

@@ -14,7 +14,7 @@ import { compose } from '../../src/compose';
 import { parseConfig } from '../../src/config';
 import { ConcurrencyGate } from '../../src/jenkins/limit';
 import { runScan, type ScanCheckpoint, type ScanSummary } from '../../src/scan';
-import { iamShare, PACING, TokenBucket } from '../../src/scan/rate';
+import { iamShareBucket } from '../../src/scan/rate';
 import { wireRotationHook } from '../../localcloud/wire';
 import { createLogger } from '../../src/observability/logger';
 import { ROTATE_LAMBDA_ARN } from '../../test/support/rotator';
@@ -47,7 +47,7 @@ async function fleetBench(users: number, due: number) {
     // The hook's instances each keep to their share of the IAM rate (handlers/rotate.ts); here one process stands for
     // all RESERVED of them, so its bucket holds their sum. The scan keeps to its half (hookConcurrency).
     const { invoke } = wireRotationHook(cloud, raw, createLogger('bench', 'SILENT'), ROTATE_LAMBDA_ARN, {
-      iamLimiter: new TokenBucket(iamShare(IAM_RATE, RESERVED, 'hook') * RESERVED * PACING),
+      iamLimiter: iamShareBucket(IAM_RATE, RESERVED, 'hook', RESERVED),
     });
     // Lambda's reserved concurrency: at most RESERVED invocations of the hook at once, the rest wait their turn.
     const reserved = new ConcurrencyGate(RESERVED);

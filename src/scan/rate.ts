@@ -89,6 +89,19 @@ export function iamShare(
 }
 
 /**
+ * The bucket of one caller's share (`iamShare`), sent at PACING of it; `instances` callers of the same kind in one
+ * process (the local cloud's stand-in for several Lambda instances) share one bucket of their sum.
+ */
+export function iamShareBucket(
+  ratePerSecond: number,
+  hookConcurrency: number | undefined,
+  caller: 'scan' | 'hook',
+  instances = 1,
+): TokenBucket {
+  return new TokenBucket(iamShare(ratePerSecond, hookConcurrency, caller) * instances * PACING);
+}
+
+/**
  * The rotate function's reserved concurrency as serverless.yml hands it to the scan and the hook
  * (`HOOK_CONCURRENCY`); undefined when unset, empty or not a positive whole number (no sharing then).
  */

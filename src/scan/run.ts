@@ -5,7 +5,7 @@ import { InputError, messageOf } from '../domain/errors';
 import { systemClock, type Clock, type Log } from '../engine/ports';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { clientSettings } from '../aws/clients';
-import { iamShare, PACING, rateLimit, scanIamClient, TokenBucket } from './rate';
+import { iamShareBucket, rateLimit, scanIamClient, type TokenBucket } from './rate';
 import { resumeOrder, type CheckpointStore, type ScanCheckpoint } from './checkpoint';
 import { scanChecks, type ChecksStateStore, type ScanChecks } from './checks';
 import { executePlan, type ActionPorts } from './execute';
@@ -176,7 +176,7 @@ export async function runScan(composition: Composition, opts: ScanOptions = {}):
   const clock = opts.clock ?? systemClock;
   const startedAt = clock.now();
   const fleet = { ...composition.config.fleet, ...opts.fleet };
-  const bucket = new TokenBucket(iamShare(fleet.iamCallsPerSecond, opts.hookConcurrency, 'scan') * PACING);
+  const bucket = iamShareBucket(fleet.iamCallsPerSecond, opts.hookConcurrency, 'scan');
   const unlimit = limitScanIam(composition, bucket);
   try {
     const reserveMs = fleet.deadlineReserveSeconds * 1000;
